@@ -1,0 +1,1 @@
+//! Mergeable analytics aggregates: CRDT counters, HyperLogLog uniques, sessions and hourly rollups

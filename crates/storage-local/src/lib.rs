@@ -1,0 +1,1 @@
+//! Persistent embedded storage backend for glinto serve and Rust services

@@ -1,0 +1,1 @@
+//! In-memory storage backends and fault-injection and metering wrappers

@@ -1,0 +1,2 @@
+//! Placeholder: filled in by the event-model work.
+fn main() {}
