@@ -6,5 +6,8 @@
 //! and compiles to `wasm32-unknown-unknown`.
 
 mod event;
+pub mod referrer;
+pub mod ua;
+pub mod visitor;
 
 pub use event::{Channel, Device, Event, PAGEVIEW, Revenue};
