@@ -51,6 +51,9 @@ pub struct Event {
     pub interactive: bool,
     /// Keyed hash of (salt epoch, User-Agent, IP, site): see `docs/privacy.md`.
     pub visitor_id: u64,
+    /// The same visitor's id under the previous salt epoch, so that a visit can
+    /// continue across a salt rotation (midnight); `None` when imported.
+    pub previous_visitor_id: Option<u64>,
     /// Set by the sessionizer or an import; `None` for events fresh from a tracker.
     pub session_id: Option<u64>,
 }
