@@ -66,7 +66,9 @@ impl Event {
 }
 
 /// Device class, from the User-Agent (and the screen width where the UA is ambiguous).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[non_exhaustive]
 pub enum Device {
     #[default]
@@ -76,8 +78,38 @@ pub enum Device {
     Tablet,
 }
 
+impl Device {
+    /// Every device class, in declaration order.
+    pub const ALL: [Device; 4] = [
+        Device::Unknown,
+        Device::Desktop,
+        Device::Mobile,
+        Device::Tablet,
+    ];
+
+    /// The display name used in the NDJSON exchange format and reports;
+    /// empty for [`Device::Unknown`] ("empty string = absent").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Unknown => "",
+            Device::Desktop => "Desktop",
+            Device::Mobile => "Mobile",
+            Device::Tablet => "Tablet",
+        }
+    }
+
+    /// The inverse of [`Device::as_str`], ASCII case-insensitive; `None` for unknown names.
+    pub fn from_name(name: &str) -> Option<Device> {
+        Device::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
 /// Acquisition channel, following Plausible's/GA4's default channel grouping.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[non_exhaustive]
 pub enum Channel {
     #[default]
@@ -99,6 +131,62 @@ pub enum Channel {
     CrossNetwork,
     Audio,
     MobilePushNotifications,
+}
+
+impl Channel {
+    /// Every channel, in declaration order.
+    pub const ALL: [Channel; 18] = [
+        Channel::Direct,
+        Channel::OrganicSearch,
+        Channel::OrganicSocial,
+        Channel::OrganicVideo,
+        Channel::OrganicShopping,
+        Channel::PaidSearch,
+        Channel::PaidSocial,
+        Channel::PaidVideo,
+        Channel::PaidShopping,
+        Channel::PaidOther,
+        Channel::Display,
+        Channel::Email,
+        Channel::Affiliates,
+        Channel::Sms,
+        Channel::Referral,
+        Channel::CrossNetwork,
+        Channel::Audio,
+        Channel::MobilePushNotifications,
+    ];
+
+    /// The display name (GA4's wording, as Plausible shows it), used in the
+    /// NDJSON exchange format and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Direct => "Direct",
+            Channel::OrganicSearch => "Organic Search",
+            Channel::OrganicSocial => "Organic Social",
+            Channel::OrganicVideo => "Organic Video",
+            Channel::OrganicShopping => "Organic Shopping",
+            Channel::PaidSearch => "Paid Search",
+            Channel::PaidSocial => "Paid Social",
+            Channel::PaidVideo => "Paid Video",
+            Channel::PaidShopping => "Paid Shopping",
+            Channel::PaidOther => "Paid Other",
+            Channel::Display => "Display",
+            Channel::Email => "Email",
+            Channel::Affiliates => "Affiliates",
+            Channel::Sms => "SMS",
+            Channel::Referral => "Referral",
+            Channel::CrossNetwork => "Cross-network",
+            Channel::Audio => "Audio",
+            Channel::MobilePushNotifications => "Mobile Push Notifications",
+        }
+    }
+
+    /// The inverse of [`Channel::as_str`], ASCII case-insensitive; `None` for unknown names.
+    pub fn from_name(name: &str) -> Option<Channel> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 /// Revenue attached to a goal, in a fixed-point amount so that sums are exact.

@@ -6,6 +6,7 @@
 //! and compiles to `wasm32-unknown-unknown`.
 
 mod event;
+pub mod ndjson;
 pub mod referrer;
 pub mod ua;
 pub mod visitor;
