@@ -4,14 +4,31 @@
 //! Plausible's conventions: `Chrome`, `Safari`, `Firefox`, `Edge`,
 //! `Samsung Internet`, `Opera`; `Windows`, `Mac`, `iOS`, `iPadOS`, `Android`,
 //! `Linux`, `Chrome OS`) or rejects it with a [`BotReason`] that the caller
-//! can count. [`UaCache`] is a bounded cache in front of it: parsing is the
-//! expensive part of ingesting an event and real traffic repeats a few
-//! thousand User-Agent strings.
+//! can count. [`UaCache`] is a bounded cache in front of it: real traffic
+//! repeats a few thousand User-Agent strings, so most events skip parsing.
+//!
+//! # Why not a User-Agent parsing crate?
+//! We measured the two maintained-looking candidates (`docs/benchmarks.md`,
+//! section `event-model-classify`): `woothee` (last release 2021) compiles ~45
+//! regular expressions and adds about 1.1 MB to a `wasm-release` Worker;
+//! `uaparser` with the uap-core `regexes.yaml` adds about 1.4 MB and compiles
+//! ~1,000 regular expressions on first use, which a Worker pays on every cold
+//! start. Analytics needs only the families Plausible shows, so this module
+//! reads the product tokens (`Chrome/120`, `Edg/120`, `CPU iPhone OS 17_1`)
+//! directly: a few kilobytes of code, no regex engine, a few hundred
+//! nanoseconds per uncached User-Agent.
+//!
+//! What a User-Agent cannot say: iPadOS 13+ Safari sends a Mac User-Agent by
+//! default (it is classified as `Mac`/desktop; the screen size can refine
+//! that), and Chrome's reduced User-Agent freezes Windows at `10` and Android
+//! at `10` on some builds.
 
 use crate::Device;
 
+mod bot;
+
 /// What a human visitor's browser says about itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct UserAgent {
     /// Browser family (`Chrome`, `Safari`, ...); empty when unknown.
     pub browser: String,
@@ -19,26 +36,31 @@ pub struct UserAgent {
     pub browser_version: String,
     /// Operating system (`Windows`, `Mac`, `iOS`, ...); empty when unknown.
     pub os: String,
-    /// Operating system version (`10`, `14.2`); empty when unknown.
+    /// Operating system version, major or major.minor (`10`, `17.1`, `10.15`);
+    /// empty when unknown.
     pub os_version: String,
     /// Device class; [`Device::Unknown`] when the User-Agent does not say.
     pub device: Device,
 }
 
 /// Why a request was classified as not coming from a human's browser.
+///
+/// The variants are what users see in "filtered traffic" counts; use
+/// [`BotReason::as_str`] for a stable label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error)]
 #[non_exhaustive]
 pub enum BotReason {
     /// The User-Agent header is missing or blank.
     #[error("user_agent is empty")]
     Empty,
-    /// Shorter than [`MIN_LEN`] bytes: no browser sends that.
+    /// Shorter than [`MIN_LEN`] bytes (and no bot signature): no browser sends that.
     #[error("user_agent is shorter than {MIN_LEN} bytes")]
     TooShort,
     /// Longer than [`MAX_LEN`] bytes.
     #[error("user_agent is longer than {MAX_LEN} bytes")]
     TooLong,
-    /// No `Mozilla/`-style product token or other browser signature.
+    /// No `Mozilla/`-style product token, or no recognizable browser and
+    /// operating system.
     #[error("user_agent does not look like a browser")]
     Implausible,
     /// A search engine, SEO, social preview, monitoring or AI crawler.
@@ -52,41 +74,283 @@ pub enum BotReason {
     HttpLibrary,
 }
 
-/// User-Agents shorter than this many bytes are [`BotReason::TooShort`].
+impl BotReason {
+    /// Every reason, in declaration order (for zero-filled counters).
+    pub const ALL: [Self; 7] = [
+        Self::Empty,
+        Self::TooShort,
+        Self::TooLong,
+        Self::Implausible,
+        Self::Crawler,
+        Self::Headless,
+        Self::HttpLibrary,
+    ];
+
+    /// A stable `snake_case` label for counters and logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::TooShort => "too_short",
+            Self::TooLong => "too_long",
+            Self::Implausible => "implausible",
+            Self::Crawler => "crawler",
+            Self::Headless => "headless",
+            Self::HttpLibrary => "http_library",
+        }
+    }
+}
+
+/// User-Agents shorter than this many bytes (after trimming) are [`BotReason::TooShort`].
 pub const MIN_LEN: usize = 16;
-/// User-Agents longer than this many bytes are [`BotReason::TooLong`].
+/// User-Agents longer than this many bytes (after trimming) are [`BotReason::TooLong`].
 pub const MAX_LEN: usize = 1024;
 
 /// Classifies a User-Agent header value.
 ///
 /// # Errors
-/// A [`BotReason`] when the User-Agent is empty, implausible, or belongs to a
-/// crawler, headless browser or HTTP library.
+/// A [`BotReason`] when the User-Agent is empty, of implausible length or
+/// shape, or belongs to a crawler, headless browser or HTTP library.
 pub fn classify(user_agent: &str) -> Result<UserAgent, BotReason> {
     let ua = user_agent.trim();
     if ua.is_empty() {
         return Err(BotReason::Empty);
     }
-    if ua.len() < MIN_LEN {
-        return Err(BotReason::TooShort);
-    }
     if ua.len() > MAX_LEN {
         return Err(BotReason::TooLong);
     }
-    Ok(UserAgent::default())
+    let lower = ua.to_ascii_lowercase();
+    // Before the length floor: `curl/8.4.0` is more useful as "HTTP library".
+    if let Some(reason) = bot::detect(&lower) {
+        return Err(reason);
+    }
+    if ua.len() < MIN_LEN {
+        return Err(BotReason::TooShort);
+    }
+    if !(lower.starts_with("mozilla/") || lower.starts_with("opera/")) || !ua.contains('(') {
+        return Err(BotReason::Implausible);
+    }
+    let (os, os_version) = operating_system(ua);
+    let (browser, browser_version) = browser(ua);
+    if os.is_empty() && browser.is_empty() {
+        return Err(BotReason::Implausible);
+    }
+    Ok(UserAgent {
+        browser: browser.to_owned(),
+        browser_version,
+        os: os.to_owned(),
+        os_version,
+        device: device(ua, os),
+    })
 }
 
-/// A bounded cache in front of [`classify`], owned by the ingesting code
-/// (`&mut self`; a Worker isolate is single-threaded).
+/// Browser tokens, most specific first: Chromium-based browsers also say
+/// `Chrome/` and `Safari/`, so they must be tried before Chrome and Safari.
+const BROWSERS: &[(&str, &str)] = &[
+    ("Edg/", "Edge"),
+    ("EdgA/", "Edge"),
+    ("EdgiOS/", "Edge"),
+    ("Edge/", "Edge"),
+    ("OPR/", "Opera"),
+    ("OPT/", "Opera"),
+    ("OPiOS/", "Opera"),
+    ("Opera Mini/", "Opera"),
+    ("SamsungBrowser/", "Samsung Internet"),
+    ("YaBrowser/", "Yandex Browser"),
+    ("Vivaldi/", "Vivaldi"),
+    ("UCBrowser/", "UC Browser"),
+    ("DuckDuckGo/", "DuckDuckGo Privacy Browser"),
+    ("Ddg/", "DuckDuckGo Privacy Browser"),
+    ("Brave/", "Brave"),
+    ("MiuiBrowser/", "MIUI Browser"),
+    ("HuaweiBrowser/", "Huawei Browser"),
+    ("Silk/", "Silk"),
+    ("Whale/", "Whale"),
+    ("FBAV/", "Facebook"),
+    ("Instagram ", "Instagram"),
+    ("GSA/", "Google App"),
+    ("FxiOS/", "Firefox"),
+    ("Firefox/", "Firefox"),
+    ("CriOS/", "Chrome"),
+    ("Chromium/", "Chromium"),
+];
+
+fn browser(ua: &str) -> (&'static str, String) {
+    for (token, name) in BROWSERS {
+        if let Some(version) = version_after(ua, token) {
+            return (name, version);
+        }
+    }
+    if let Some(version) = version_after(ua, "Chrome/") {
+        // Android WebView marks itself `; wv)`: an app, not Chrome.
+        let name = if ua.contains("; wv)") { "Mobile App" } else { "Chrome" };
+        return (name, version);
+    }
+    if let Some(version) = version_after(ua, "MSIE ") {
+        return ("Internet Explorer", version);
+    }
+    if ua.contains("Trident/") {
+        return ("Internet Explorer", version_after(ua, "rv:").unwrap_or_default());
+    }
+    if ua.starts_with("Opera/") {
+        return ("Opera", version_after(ua, "Version/").unwrap_or_default());
+    }
+    if ua.contains("Safari/") {
+        return ("Safari", version_after(ua, "Version/").unwrap_or_default());
+    }
+    if ua.contains("AppleWebKit/") && (ua.contains("iPhone") || ua.contains("iPad")) {
+        // An iOS app's embedded WebView (no `Safari/` token).
+        return ("Mobile App", String::new());
+    }
+    ("", String::new())
+}
+
+fn operating_system(ua: &str) -> (&'static str, String) {
+    if let Some(version) = after(ua, "Windows Phone ") {
+        return ("Windows Phone", dotted(version));
+    }
+    if let Some(nt) = after(ua, "Windows NT ") {
+        let version = match dotted(nt).as_str() {
+            "10.0" => "10",
+            "6.3" => "8.1",
+            "6.2" => "8",
+            "6.1" => "7",
+            "6.0" => "Vista",
+            "5.1" | "5.2" => "XP",
+            _ => "",
+        };
+        return ("Windows", version.to_owned());
+    }
+    if ua.contains("iPad") {
+        return ("iPadOS", after(ua, " OS ").map(dotted).unwrap_or_default());
+    }
+    if ua.contains("iPhone") || ua.contains("iPod") {
+        return ("iOS", after(ua, " OS ").map(dotted).unwrap_or_default());
+    }
+    if ua.contains("KAIOS") || ua.contains("KaiOS") {
+        return ("KaiOS", String::new());
+    }
+    if let Some(version) = after(ua, "Android ") {
+        return ("Android", dotted(version));
+    }
+    if ua.contains("Android") {
+        return ("Android", String::new());
+    }
+    if ua.contains("CrOS ") {
+        // `CrOS x86_64 14541.0.0`: the platform version follows the architecture.
+        let version = after(ua, "CrOS ")
+            .and_then(|rest| rest.split_once(' '))
+            .map(|(_, v)| dotted(v))
+            .unwrap_or_default();
+        return ("Chrome OS", version);
+    }
+    if let Some(version) = after(ua, "Mac OS X ") {
+        return ("Mac", dotted(version));
+    }
+    if ua.contains("Macintosh") {
+        return ("Mac", String::new());
+    }
+    if ua.contains("Windows") {
+        return ("Windows", String::new());
+    }
+    if ua.contains("Tizen") {
+        return ("Tizen", String::new());
+    }
+    if ua.contains("Linux") || ua.contains("X11") {
+        return ("Linux", String::new());
+    }
+    if ua.contains("FreeBSD") || ua.contains("OpenBSD") {
+        return ("BSD", String::new());
+    }
+    ("", String::new())
+}
+
+fn device(ua: &str, os: &str) -> Device {
+    match os {
+        "iPadOS" => Device::Tablet,
+        "iOS" | "Windows Phone" | "KaiOS" => Device::Mobile,
+        "Android" => {
+            if ua.contains("Mobile") {
+                Device::Mobile
+            } else {
+                // Chrome on Android tablets omits `Mobile`; Firefox says `Tablet`.
+                Device::Tablet
+            }
+        }
+        _ if ua.contains("Tablet") || ua.contains("Kindle") || ua.contains("Silk/") => {
+            Device::Tablet
+        }
+        _ if ua.contains("Mobi") => Device::Mobile,
+        "Windows" | "Mac" | "Linux" | "Chrome OS" | "BSD" => Device::Desktop,
+        _ => Device::Unknown,
+    }
+}
+
+/// The text right after the first occurrence of `token`.
+fn after<'a>(ua: &'a str, token: &str) -> Option<&'a str> {
+    ua.find(token).and_then(|i| ua.get(i + token.len()..))
+}
+
+/// The major version (leading ASCII digits) right after `token`, if any digit follows.
+fn version_after(ua: &str, token: &str) -> Option<String> {
+    let (major, _) = leading_digits(after(ua, token)?);
+    (!major.is_empty() && major.len() <= MAX_VERSION_DIGITS).then(|| major.to_owned())
+}
+
+/// `major` or `major.minor` from a version separated by `.` or `_`
+/// (`17_1_2` -> `17.1`, `10.0` -> `10.0`, `14;` -> `14`); empty when no digit
+/// follows or a part is implausibly long.
+fn dotted(text: &str) -> String {
+    let (major, rest) = leading_digits(text);
+    if major.is_empty() || major.len() > MAX_VERSION_DIGITS {
+        return String::new();
+    }
+    let minor = rest.strip_prefix(['.', '_']).map_or("", |r| leading_digits(r).0);
+    if minor.is_empty() || minor.len() > MAX_VERSION_DIGITS {
+        major.to_owned()
+    } else {
+        format!("{major}.{minor}")
+    }
+}
+
+/// Longest run of digits accepted as one version component.
+const MAX_VERSION_DIGITS: usize = 8;
+
+/// Splits `text` after its leading ASCII digits.
+fn leading_digits(text: &str) -> (&str, &str) {
+    let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    text.split_at_checked(end).unwrap_or((text, ""))
+}
+
+/// A bounded cache in front of [`classify`].
+///
+/// It takes `&mut self`: the ingesting code owns it (a Worker isolate is
+/// single-threaded; a multi-threaded host keeps one per thread). It holds at
+/// most `capacity` User-Agents in two generations: when the young generation
+/// is half full, the old one is dropped and the young one becomes old; a hit
+/// in the old generation moves the entry back to the young one. So the
+/// User-Agents seen in the last `capacity / 2` distinct lookups always stay,
+/// memory is bounded (`capacity` × at most [`MAX_LEN`] bytes of key), and every
+/// operation is O(1).
 #[derive(Debug)]
 pub struct UaCache {
-    capacity: usize,
+    half: usize,
+    young: hashbrown::HashMap<Box<str>, Result<UserAgent, BotReason>>,
+    old: hashbrown::HashMap<Box<str>, Result<UserAgent, BotReason>>,
+    hits: u64,
+    misses: u64,
 }
 
 impl UaCache {
-    /// A cache that holds at most `capacity` User-Agent strings.
+    /// A cache that holds at most `capacity` User-Agent strings (at least 2).
     pub fn new(capacity: usize) -> Self {
-        Self { capacity }
+        let half = (capacity / 2).max(1);
+        Self {
+            half,
+            young: hashbrown::HashMap::with_capacity(half),
+            old: hashbrown::HashMap::new(),
+            hits: 0,
+            misses: 0,
+        }
     }
 
     /// The same answer as [`classify`], from the cache when possible.
@@ -94,7 +358,41 @@ impl UaCache {
     /// # Errors
     /// As [`classify`].
     pub fn classify(&mut self, user_agent: &str) -> Result<UserAgent, BotReason> {
-        let _ = self.capacity;
-        classify(user_agent)
+        if let Some(hit) = self.young.get(user_agent) {
+            self.hits += 1;
+            return hit.clone();
+        }
+        if let Some((key, value)) = self.old.remove_entry(user_agent) {
+            self.hits += 1;
+            self.insert(key, value.clone());
+            return value;
+        }
+        self.misses += 1;
+        let value = classify(user_agent);
+        self.insert(user_agent.into(), value.clone());
+        value
+    }
+
+    fn insert(&mut self, key: Box<str>, value: Result<UserAgent, BotReason>) {
+        if self.young.len() >= self.half {
+            self.old = core::mem::take(&mut self.young);
+            self.young.reserve(self.half);
+        }
+        self.young.insert(key, value);
+    }
+
+    /// Number of User-Agents currently cached (at most the capacity).
+    pub fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
+
+    /// Whether the cache holds no User-Agent.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Lookups answered from the cache, and lookups that parsed.
+    pub fn hits_misses(&self) -> (u64, u64) {
+        (self.hits, self.misses)
     }
 }
