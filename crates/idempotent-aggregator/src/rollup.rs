@@ -1,1 +1,930 @@
-//! In progress.
+//! Hourly rollups: cells keyed by (site, UTC hour, dimension, value) that
+//! merge as a join-semilattice, their version-tagged encoding, and the query
+//! API that answers dashboard questions over any range of hours.
+//!
+//! # Cells
+//! A [`Cell`] holds a [`Tally`] (page views, events, visits, bounces, visit
+//! duration) and the unique visitors ([`UniqueSketch`]). The base time bucket
+//! is the UTC hour, so a day, week or month in any whole-hour site time zone
+//! is a union of hours ([`HourRange`]), and uniques over a range are the union
+//! of the hour sketches, never a sum. Unique counts are only meaningful within
+//! one salt epoch of visitor ids (`docs/privacy.md`).
+//!
+//! # What each dimension counts
+//! - Event-level counts (`pageviews`, `events`) go to the hour of the event:
+//!   - the visitor-level dimensions ([`Dimension::is_visit_level`]: hostname,
+//!     source, referrer, channel, UTM, country, browser, OS, device, screen)
+//!     and [`Dimension::Total`] count every event, and their sketches every
+//!     visitor;
+//!   - [`Dimension::Page`] counts page views only (a custom event's page is
+//!     not a page view of it); [`Dimension::Goal`] counts custom events by
+//!     name; [`Dimension::Prop`] counts events by `key=value`.
+//! - Visit-level counts (`visits`, `bounces`, `duration`) go to the hour the
+//!   visit started, under the visit's *first* event's visitor-level values,
+//!   its entry page ([`Dimension::EntryPage`]) and exit page
+//!   ([`Dimension::ExitPage`]), and the total. Page, goal and prop cells hold
+//!   no visit counts.
+//!
+//! # Why per-replica totals (a PN counter per cell)
+//! A visit can be counted and later retracted (a bounce that gets a second
+//! page view, two visits bridged by a late event). Each writer (replica)
+//! keeps monotone *cumulative* totals of additions and retractions, and a
+//! cell keeps the latest totals of every replica: merge takes the
+//! per-replica maximum, exactly like [`crate::counter::PNCounter`], under the
+//! same one-writer-per-replica rule. One replica map per cell holds all eight
+//! totals (rather than eight counters with eight maps) because cells are the
+//! unit of storage: there are about as many cells as events in an hour.
+//!
+//! Since a delta carries cumulative totals, re-applying it, applying it late
+//! or applying an older delta after a newer one changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::counter::ReplicaId;
+use crate::lattice::Lattice;
+use crate::sketch::UniqueSketch;
+use crate::{Error, Result};
+
+/// Milliseconds in one hour bucket.
+pub const HOUR_MS: u64 = 3_600_000;
+
+/// The version tag of the [`SiteRollup`] encoding.
+const ROLLUP_V1: u8 = 1;
+
+/// The hour bucket (hours since the Unix epoch, UTC) of a timestamp.
+pub fn hour_of(timestamp_ms: u64) -> u32 {
+    u32::try_from(timestamp_ms / HOUR_MS).unwrap_or(u32::MAX)
+}
+
+macro_rules! dimensions {
+    ($($(#[$doc:meta])* $name:ident = $tag:literal, $label:literal;)*) => {
+        /// What a rollup cell is keyed by, besides site and hour.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
+        pub enum Dimension {
+            $($(#[$doc])* $name = $tag,)*
+        }
+
+        impl Dimension {
+            /// Every dimension, in tag order.
+            pub const ALL: [Dimension; DIMENSIONS] = [$(Dimension::$name,)*];
+
+            /// A stable lower-case name (`entry_page`, `utm_source`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Dimension::$name => $label,)*
+                }
+            }
+        }
+    };
+}
+
+/// How many dimensions there are.
+pub const DIMENSIONS: usize = 22;
+
+dimensions! {
+    /// The site total; its one value is the empty string.
+    Total = 0, "total";
+    /// Page path of page views.
+    Page = 1, "page";
+    /// Page of a visit's first page view.
+    EntryPage = 2, "entry_page";
+    /// Page of a visit's last page view.
+    ExitPage = 3, "exit_page";
+    /// Host name of the page.
+    Hostname = 4, "hostname";
+    /// Named source or referrer host (`""` is direct traffic).
+    Source = 5, "source";
+    /// Referrer URL.
+    Referrer = 6, "referrer";
+    /// Acquisition channel.
+    Channel = 7, "channel";
+    /// `utm_source`.
+    UtmSource = 8, "utm_source";
+    /// `utm_medium`.
+    UtmMedium = 9, "utm_medium";
+    /// `utm_campaign`.
+    UtmCampaign = 10, "utm_campaign";
+    /// `utm_content`.
+    UtmContent = 11, "utm_content";
+    /// `utm_term`.
+    UtmTerm = 12, "utm_term";
+    /// ISO country code.
+    Country = 13, "country";
+    /// Browser name.
+    Browser = 14, "browser";
+    /// Browser name and version, `"Chrome 120"`.
+    BrowserVersion = 15, "browser_version";
+    /// Operating system.
+    Os = 16, "os";
+    /// Operating system and version, `"Android 14"`.
+    OsVersion = 17, "os_version";
+    /// Device class.
+    Device = 18, "device";
+    /// Screen class.
+    Screen = 19, "screen";
+    /// Custom event (goal) name.
+    Goal = 20, "goal";
+    /// Custom property, `key=value`.
+    Prop = 21, "prop";
+}
+
+impl Dimension {
+    /// The dimension with this tag.
+    pub fn from_tag(tag: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(tag)).copied()
+    }
+
+    /// The tag of this dimension in the encoding.
+    pub fn tag(self) -> u8 {
+        self as u8
+    }
+
+    /// Whether the dimension is a property of the visitor or visit (counted
+    /// for every event and attributed the visit's counts): hostname through
+    /// screen.
+    pub fn is_visit_level(self) -> bool {
+        (Self::Hostname.tag()..=Self::Screen.tag()).contains(&self.tag())
+    }
+}
+
+/// One replica's cumulative totals in one cell. Every field only grows, for
+/// a given replica: that is what makes the per-replica maximum a join.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Counts {
+    /// Page views.
+    pub pageviews: u64,
+    /// All events (page views included).
+    pub events: u64,
+    /// Visits counted.
+    pub visits_added: u64,
+    /// Visits un-counted (they changed or merged).
+    pub visits_retracted: u64,
+    /// Bounces counted.
+    pub bounces_added: u64,
+    /// Bounces un-counted.
+    pub bounces_retracted: u64,
+    /// Visit duration counted, milliseconds.
+    pub duration_added_ms: u64,
+    /// Visit duration un-counted, milliseconds.
+    pub duration_retracted_ms: u64,
+}
+
+impl Counts {
+    fn fields(&self) -> [u64; 8] {
+        [
+            self.pageviews,
+            self.events,
+            self.visits_added,
+            self.visits_retracted,
+            self.bounces_added,
+            self.bounces_retracted,
+            self.duration_added_ms,
+            self.duration_retracted_ms,
+        ]
+    }
+
+    fn from_fields(f: [u64; 8]) -> Self {
+        Self {
+            pageviews: f[0],
+            events: f[1],
+            visits_added: f[2],
+            visits_retracted: f[3],
+            bounces_added: f[4],
+            bounces_retracted: f[5],
+            duration_added_ms: f[6],
+            duration_retracted_ms: f[7],
+        }
+    }
+
+    fn max(&self, other: &Self) -> Self {
+        let (a, b) = (self.fields(), other.fields());
+        Self::from_fields(std::array::from_fn(|i| a[i].max(b[i])))
+    }
+
+    fn is_zero(&self) -> bool {
+        self.fields() == [0; 8]
+    }
+}
+
+/// The per-replica totals of one cell: a PN counter of eight fields.
+///
+/// Canonical form: entries sorted by replica, none all-zero.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    entries: Vec<(ReplicaId, Counts)>,
+}
+
+impl Tally {
+    /// A tally with one replica's totals.
+    pub fn single(replica: ReplicaId, counts: Counts) -> Self {
+        let mut tally = Self::default();
+        if !counts.is_zero() {
+            tally.entries.push((replica, counts));
+        }
+        tally
+    }
+
+    /// The per-replica totals, sorted by replica.
+    pub fn entries(&self) -> &[(ReplicaId, Counts)] {
+        &self.entries
+    }
+
+    /// The net metrics: sums over replicas, retractions subtracted.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = Metrics::default();
+        for (_, c) in &self.entries {
+            m.add_counts(c);
+        }
+        m
+    }
+}
+
+impl Lattice for Tally {
+    fn merge(&mut self, other: &Self) {
+        for (replica, counts) in &other.entries {
+            match self.entries.binary_search_by_key(replica, |e| e.0) {
+                Ok(i) => self.entries[i].1 = self.entries[i].1.max(counts),
+                Err(i) => self.entries.insert(i, (*replica, *counts)),
+            }
+        }
+    }
+
+    fn validate_merge(&self, _other: &Self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Net counts summed over replicas and cells (signed while summing: a
+/// retraction and its addition may sit in different hours).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Metrics {
+    /// Page views.
+    pub pageviews: u64,
+    /// Events (page views included).
+    pub events: u64,
+    /// Visits.
+    pub visits: i64,
+    /// Bounces.
+    pub bounces: i64,
+    /// Total visit duration, milliseconds.
+    pub duration_ms: i64,
+}
+
+impl Metrics {
+    fn add_counts(&mut self, c: &Counts) {
+        self.pageviews = self.pageviews.saturating_add(c.pageviews);
+        self.events = self.events.saturating_add(c.events);
+        self.visits = self.visits.saturating_add(net(c.visits_added, c.visits_retracted));
+        self.bounces = self.bounces.saturating_add(net(c.bounces_added, c.bounces_retracted));
+        self.duration_ms = self
+            .duration_ms
+            .saturating_add(net(c.duration_added_ms, c.duration_retracted_ms));
+    }
+
+    fn add(&mut self, other: &Metrics) {
+        self.pageviews = self.pageviews.saturating_add(other.pageviews);
+        self.events = self.events.saturating_add(other.events);
+        self.visits = self.visits.saturating_add(other.visits);
+        self.bounces = self.bounces.saturating_add(other.bounces);
+        self.duration_ms = self.duration_ms.saturating_add(other.duration_ms);
+    }
+}
+
+fn net(added: u64, retracted: u64) -> i64 {
+    let diff = i128::from(added) - i128::from(retracted);
+    i64::try_from(diff).unwrap_or(if diff < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// One rollup cell: per-replica totals and the unique visitors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// Page views, events, visits, bounces, duration per replica.
+    pub tally: Tally,
+    /// Distinct visitor ids seen in the cell.
+    pub visitors: UniqueSketch,
+}
+
+impl Default for Cell {
+    fn default() -> Self {
+        Self {
+            tally: Tally::default(),
+            visitors: UniqueSketch::default(),
+        }
+    }
+}
+
+impl Lattice for Cell {
+    fn merge(&mut self, other: &Self) {
+        self.tally.merge(&other.tally);
+        self.visitors.merge(&other.visitors);
+    }
+
+    fn validate_merge(&self, other: &Self) -> Result<()> {
+        self.visitors.validate_merge(&other.visitors)
+    }
+}
+
+/// The sequence numbers of one replica's deltas that a rollup contains:
+/// `1..=contiguous` plus the out-of-order `extra` ones. A grow-only set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeqSet {
+    contiguous: u64,
+    extra: BTreeSet<u64>,
+}
+
+impl SeqSet {
+    /// Adds one sequence number (0 is not a sequence number and is ignored).
+    pub fn insert(&mut self, seq: u64) {
+        if seq > self.contiguous {
+            self.extra.insert(seq);
+            self.normalize();
+        }
+    }
+
+    /// Whether `seq` is in the set.
+    pub fn contains(&self, seq: u64) -> bool {
+        (seq != 0 && seq <= self.contiguous) || self.extra.contains(&seq)
+    }
+
+    /// The highest sequence number `h` such that all of `1..=h` are in.
+    pub fn contiguous(&self) -> u64 {
+        self.contiguous
+    }
+
+    /// The sequence numbers below the highest one that are missing (gaps a
+    /// shipper should re-send), at most `limit` of them.
+    pub fn missing(&self, limit: usize) -> Vec<u64> {
+        let Some(&max) = self.extra.last() else { return Vec::new() };
+        (self.contiguous + 1..max)
+            .filter(|s| !self.extra.contains(s))
+            .take(limit)
+            .collect()
+    }
+
+    fn normalize(&mut self) {
+        while self.extra.first() == Some(&(self.contiguous + 1)) {
+            self.extra.pop_first();
+            self.contiguous += 1;
+        }
+        let c = self.contiguous;
+        self.extra.retain(|&s| s > c);
+    }
+}
+
+impl Lattice for SeqSet {
+    fn merge(&mut self, other: &Self) {
+        self.contiguous = self.contiguous.max(other.contiguous);
+        self.extra.extend(other.extra.iter().copied());
+        self.normalize();
+    }
+
+    fn validate_merge(&self, _other: &Self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A half-open range of hour buckets `[start, end)`, hours since the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HourRange {
+    /// First hour in the range.
+    pub start: u32,
+    /// First hour after the range.
+    pub end: u32,
+}
+
+impl HourRange {
+    /// The hours `[start, end)`.
+    pub fn new(start: u32, end: u32) -> Self {
+        Self { start, end }
+    }
+
+    /// Every hour.
+    pub fn all() -> Self {
+        Self::new(0, u32::MAX)
+    }
+
+    /// The calendar day `day` (days since the epoch) of a site whose time
+    /// zone is `utc_offset_hours` ahead of UTC (whole hours; a half-hour zone
+    /// is approximated by the hour buckets).
+    pub fn local_day(day: u32, utc_offset_hours: i32) -> Self {
+        let start = i64::from(day) * 24 - i64::from(utc_offset_hours);
+        let clamp = |h: i64| u32::try_from(h.max(0)).unwrap_or(u32::MAX);
+        Self::new(clamp(start), clamp(start + 24))
+    }
+
+    /// The UTC day `day` (days since the epoch).
+    pub fn utc_day(day: u32) -> Self {
+        Self::local_day(day, 0)
+    }
+}
+
+/// Query answer: net metrics and unique visitors of a range.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Page views.
+    pub pageviews: u64,
+    /// Events, page views included.
+    pub events: u64,
+    /// Visits (sessions).
+    pub visits: u64,
+    /// Visits with exactly one interactive page view.
+    pub bounces: u64,
+    /// Total visit duration, milliseconds.
+    pub duration_ms: u64,
+    /// Unique visitors (estimate: the union of the range's sketches).
+    pub visitors: u64,
+}
+
+impl Stats {
+    fn from_metrics(m: &Metrics, visitors: u64) -> Self {
+        let clamp = |v: i64| u64::try_from(v).unwrap_or(0);
+        Self {
+            pageviews: m.pageviews,
+            events: m.events,
+            visits: clamp(m.visits),
+            bounces: clamp(m.bounces),
+            duration_ms: clamp(m.duration_ms),
+            visitors,
+        }
+    }
+
+    /// Bounces over visits, 0 without visits.
+    pub fn bounce_rate(&self) -> f64 {
+        ratio(self.bounces, self.visits)
+    }
+
+    /// Page views per visit, 0 without visits.
+    pub fn views_per_visit(&self) -> f64 {
+        ratio(self.pageviews, self.visits)
+    }
+
+    /// Mean visit duration in milliseconds, 0 without visits.
+    pub fn mean_visit_duration_ms(&self) -> f64 {
+        ratio(self.duration_ms, self.visits)
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// The metric a breakdown is ordered by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OrderBy {
+    /// Page views, then events.
+    Pageviews,
+    /// Events.
+    Events,
+    /// Visits (for entry and exit pages).
+    Visits,
+}
+
+/// One row of a breakdown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The dimension value.
+    pub value: String,
+    /// Its metrics and uniques over the range.
+    pub stats: Stats,
+}
+
+/// The cells of one hour, one map per dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HourCells {
+    dims: Vec<HashMap<Box<str>, Cell>>,
+}
+
+impl Default for HourCells {
+    fn default() -> Self {
+        Self {
+            dims: (0..DIMENSIONS).map(|_| HashMap::new()).collect(),
+        }
+    }
+}
+
+impl HourCells {
+    /// The cells of `dim`, by value.
+    pub fn cells(&self, dim: Dimension) -> &HashMap<Box<str>, Cell> {
+        &self.dims[usize::from(dim.tag())]
+    }
+
+    /// The cell `(dim, value)`, created empty when missing.
+    pub fn cell_mut(&mut self, dim: Dimension, value: &str) -> &mut Cell {
+        self.dims[usize::from(dim.tag())]
+            .entry(value.into())
+            .or_default()
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.dims.iter().map(HashMap::len).sum()
+    }
+
+    /// Whether there is no cell.
+    pub fn is_empty(&self) -> bool {
+        self.dims.iter().all(HashMap::is_empty)
+    }
+}
+
+/// The rollups of one site: cells by hour, plus the delta sequence numbers
+/// they contain. A join-semilattice ([`Lattice`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteRollup {
+    site: String,
+    seen: BTreeMap<ReplicaId, SeqSet>,
+    hours: BTreeMap<u32, HourCells>,
+}
+
+impl SiteRollup {
+    /// An empty rollup of `site`.
+    pub fn new(site: impl Into<String>) -> Self {
+        Self {
+            site: site.into(),
+            seen: BTreeMap::new(),
+            hours: BTreeMap::new(),
+        }
+    }
+
+    /// The site.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// The hours present, each with its cells.
+    pub fn hours(&self) -> &BTreeMap<u32, HourCells> {
+        &self.hours
+    }
+
+    /// The cells of one hour, created when missing.
+    pub fn hour_mut(&mut self, hour: u32) -> &mut HourCells {
+        self.hours.entry(hour).or_default()
+    }
+
+    /// The delta sequence numbers contained, per replica.
+    pub fn seen(&self) -> &BTreeMap<ReplicaId, SeqSet> {
+        &self.seen
+    }
+
+    /// Records that the delta `(replica, seq)` is contained.
+    pub fn mark_seen(&mut self, replica: ReplicaId, seq: u64) {
+        self.seen.entry(replica).or_default().insert(seq);
+    }
+
+    /// Number of cells over all hours.
+    pub fn cell_count(&self) -> usize {
+        self.hours.values().map(HourCells::len).sum()
+    }
+
+    /// Totals of the site over `range`: the `Total` cells.
+    pub fn totals(&self, range: HourRange) -> Stats {
+        self.stats(range, Dimension::Total, "")
+    }
+
+    /// Metrics and uniques of one dimension value over `range`.
+    pub fn stats(&self, range: HourRange, dim: Dimension, value: &str) -> Stats {
+        let mut metrics = Metrics::default();
+        let mut visitors: Option<UniqueSketch> = None;
+        for cells in self.range(range) {
+            if let Some(cell) = cells.cells(dim).get(value) {
+                metrics.add(&cell.tally.metrics());
+                match &mut visitors {
+                    Some(v) => v.merge(&cell.visitors),
+                    None => visitors = Some(cell.visitors.clone()),
+                }
+            }
+        }
+        Stats::from_metrics(&metrics, visitors.map_or(0, |v| v.count()))
+    }
+
+    /// Totals per bucket (days in the site's time zone, weeks...): one
+    /// [`Stats`] per range, in order.
+    pub fn series(&self, buckets: &[HourRange]) -> Vec<Stats> {
+        buckets.iter().map(|&range| self.totals(range)).collect()
+    }
+
+    /// The top `n` values of `dim` over `range` by `order` (ties: value
+    /// ascending), with their uniques.
+    pub fn top(&self, range: HourRange, dim: Dimension, order: OrderBy, n: usize) -> Vec<Row> {
+        let mut sums: HashMap<&str, Metrics> = HashMap::new();
+        for cells in self.range(range) {
+            for (value, cell) in cells.cells(dim) {
+                sums.entry(&**value).or_default().add(&cell.tally.metrics());
+            }
+        }
+        let key = |m: &Metrics| -> (i128, i128) {
+            match order {
+                OrderBy::Pageviews => (i128::from(m.pageviews), i128::from(m.events)),
+                OrderBy::Events => (i128::from(m.events), 0),
+                OrderBy::Visits => (i128::from(m.visits), i128::from(m.pageviews)),
+            }
+        };
+        let mut rows: Vec<(&str, Metrics)> = sums.into_iter().filter(|(_, m)| key(m) > (0, 0)).collect();
+        rows.sort_unstable_by(|a, b| key(&b.1).cmp(&key(&a.1)).then_with(|| a.0.cmp(b.0)));
+        rows.truncate(n);
+        rows.into_iter()
+            .map(|(value, _)| Row {
+                value: value.to_owned(),
+                stats: self.stats(range, dim, value),
+            })
+            .collect()
+    }
+
+    fn range(&self, range: HourRange) -> impl Iterator<Item = &HourCells> {
+        let end = range.end.max(range.start);
+        self.hours.range(range.start..end).map(|(_, cells)| cells)
+    }
+
+    /// The version-tagged encoding (see `docs/wire-format.md`, section
+    /// `rollup`): deterministic, values stored once in a string table.
+    pub fn encode(&self) -> Vec<u8> {
+        let out = vec![ROLLUP_V1];
+        let wire = self.to_wire();
+        // Serializing plain owned data into a Vec cannot fail.
+        if let Ok(bytes) = postcard::to_extend(&wire, out) {
+            return bytes;
+        }
+        vec![ROLLUP_V1]
+    }
+
+    /// Decodes [`Self::encode`]'s bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedVersion`] for an unknown tag, [`Error::Truncated`],
+    /// [`Error::Malformed`] or [`Error::OutOfRange`] for bytes no encoder
+    /// writes, the sketch decoder's errors for a bad sketch. Never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let (&version, body) = bytes.split_first().ok_or(Error::Truncated {
+            kind: KIND,
+            field: "version",
+        })?;
+        if version != ROLLUP_V1 {
+            return Err(Error::UnsupportedVersion {
+                kind: KIND,
+                found: version,
+                supported: "1",
+            });
+        }
+        let (wire, rest) = postcard::take_from_bytes::<RollupWire>(body).map_err(postcard_error)?;
+        if !rest.is_empty() {
+            return Err(Error::TrailingBytes {
+                kind: KIND,
+                count: rest.len(),
+            });
+        }
+        Self::from_wire(wire)
+    }
+
+    pub(crate) fn to_wire(&self) -> RollupWire {
+        let mut strings: Vec<String> = Vec::new();
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut hours = Vec::with_capacity(self.hours.len());
+        for (&hour, cells) in &self.hours {
+            let mut wire_cells = Vec::with_capacity(cells.len());
+            for dim in Dimension::ALL {
+                let mut values: Vec<(&Box<str>, &Cell)> = cells.cells(dim).iter().collect();
+                values.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (value, cell) in values {
+                    let id = *index.entry(&**value).or_insert_with(|| {
+                        strings.push(value.to_string());
+                        u32::try_from(strings.len() - 1).unwrap_or(u32::MAX)
+                    });
+                    let mut tally = Vec::with_capacity(2 + 2 * cell.tally.entries.len());
+                    for (replica, counts) in &cell.tally.entries {
+                        tally.push(replica.0);
+                        let fields = counts.fields();
+                        let mask = fields
+                            .iter()
+                            .enumerate()
+                            .fold(0u64, |m, (i, &v)| if v != 0 { m | 1 << i } else { m });
+                        tally.push(mask);
+                        tally.extend(fields.iter().copied().filter(|&v| v != 0));
+                    }
+                    wire_cells.push(CellWire {
+                        dim: dim.tag(),
+                        value: id,
+                        tally,
+                        visitors: cell.visitors.encode(),
+                    });
+                }
+            }
+            hours.push(HourWire {
+                hour,
+                cells: wire_cells,
+            });
+        }
+        RollupWire {
+            site: self.site.clone(),
+            seen: self
+                .seen
+                .iter()
+                .map(|(r, s)| (r.0, s.contiguous, s.extra.iter().copied().collect()))
+                .collect(),
+            strings,
+            hours,
+        }
+    }
+
+    pub(crate) fn from_wire(wire: RollupWire) -> Result<Self> {
+        let mut rollup = Self::new(wire.site);
+        let mut last_replica = None;
+        for (replica, contiguous, extra) in wire.seen {
+            if last_replica.is_some_and(|r| r >= replica) {
+                return Err(malformed("seen", "replicas not strictly increasing"));
+            }
+            last_replica = Some(replica);
+            let mut set = SeqSet {
+                contiguous,
+                extra: BTreeSet::new(),
+            };
+            for seq in extra {
+                if seq <= set.contiguous.saturating_add(1) || set.extra.last().is_some_and(|&l| l >= seq) {
+                    return Err(malformed("seen", "sequence numbers not canonical"));
+                }
+                set.extra.insert(seq);
+            }
+            rollup.seen.insert(ReplicaId(replica), set);
+        }
+        let mut last_hour = None;
+        for hour in wire.hours {
+            if last_hour.is_some_and(|h| h >= hour.hour) {
+                return Err(malformed("hour", "hours not strictly increasing"));
+            }
+            last_hour = Some(hour.hour);
+            if hour.cells.is_empty() {
+                return Err(malformed("hour", "an hour without cells"));
+            }
+            let cells = rollup.hours.entry(hour.hour).or_default();
+            for cell in hour.cells {
+                let dim = Dimension::from_tag(cell.dim).ok_or(Error::OutOfRange {
+                    kind: KIND,
+                    field: "dimension",
+                    value: u64::from(cell.dim),
+                    limit: (DIMENSIONS - 1) as u64,
+                })?;
+                let value = wire
+                    .strings
+                    .get(usize::try_from(cell.value).unwrap_or(usize::MAX))
+                    .ok_or(Error::OutOfRange {
+                        kind: KIND,
+                        field: "value",
+                        value: u64::from(cell.value),
+                        limit: wire.strings.len().saturating_sub(1) as u64,
+                    })?;
+                let tally = decode_tally(&cell.tally)?;
+                let visitors = UniqueSketch::decode(&cell.visitors)?;
+                let map = &mut cells.dims[usize::from(dim.tag())];
+                if map.contains_key(value.as_str()) {
+                    return Err(malformed("cell", "a (dimension, value) twice in one hour"));
+                }
+                map.insert(value.as_str().into(), Cell { tally, visitors });
+            }
+        }
+        Ok(rollup)
+    }
+}
+
+const KIND: &str = "rollup";
+
+fn malformed(field: &'static str, reason: &'static str) -> Error {
+    Error::Malformed {
+        kind: KIND,
+        field,
+        reason,
+    }
+}
+
+pub(crate) fn postcard_error(err: postcard::Error) -> Error {
+    match err {
+        postcard::Error::DeserializeUnexpectedEnd => Error::Truncated {
+            kind: KIND,
+            field: "body",
+        },
+        _ => malformed("body", "not a postcard rollup body"),
+    }
+}
+
+fn decode_tally(flat: &[u64]) -> Result<Tally> {
+    let mut entries: Vec<(ReplicaId, Counts)> = Vec::new();
+    let mut it = flat.iter().copied();
+    while let Some(replica) = it.next() {
+        let mask = it.next().ok_or(Error::Truncated {
+            kind: KIND,
+            field: "tally mask",
+        })?;
+        if mask == 0 || mask > 0xff {
+            return Err(Error::OutOfRange {
+                kind: KIND,
+                field: "tally mask",
+                value: mask,
+                limit: 0xff,
+            });
+        }
+        let mut fields = [0u64; 8];
+        for (i, field) in fields.iter_mut().enumerate() {
+            if mask & (1 << i) != 0 {
+                *field = it.next().ok_or(Error::Truncated {
+                    kind: KIND,
+                    field: "tally value",
+                })?;
+                if *field == 0 {
+                    return Err(malformed("tally", "a zero value marked present"));
+                }
+            }
+        }
+        let counts = Counts::from_fields(fields);
+        if counts.visits_retracted > counts.visits_added
+            || counts.bounces_retracted > counts.bounces_added
+            || counts.duration_retracted_ms > counts.duration_added_ms
+        {
+            return Err(malformed("tally", "more retracted than added"));
+        }
+        if entries.last().is_some_and(|(r, _)| r.0 >= replica) {
+            return Err(malformed("tally", "replicas not strictly increasing"));
+        }
+        entries.push((ReplicaId(replica), counts));
+    }
+    Ok(Tally { entries })
+}
+
+impl Lattice for SiteRollup {
+    /// Joins cell by cell. A rollup of another site is left unchanged
+    /// (`validate_merge` reports it).
+    fn merge(&mut self, other: &Self) {
+        if self.site != other.site {
+            return;
+        }
+        for (replica, seqs) in &other.seen {
+            self.seen.entry(*replica).or_default().merge(seqs);
+        }
+        for (&hour, theirs) in &other.hours {
+            let ours = self.hours.entry(hour).or_default();
+            for (mine, their) in ours.dims.iter_mut().zip(&theirs.dims) {
+                for (value, cell) in their {
+                    match mine.get_mut(value) {
+                        Some(c) => c.merge(cell),
+                        None => {
+                            mine.insert(value.clone(), cell.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn validate_merge(&self, other: &Self) -> Result<()> {
+        if self.site != other.site {
+            return Err(Error::Malformed {
+                kind: KIND,
+                field: "site",
+                reason: "rollups of different sites do not merge",
+            });
+        }
+        for (hour, theirs) in &other.hours {
+            let Some(ours) = self.hours.get(hour) else { continue };
+            for (mine, their) in ours.dims.iter().zip(&theirs.dims) {
+                for (value, cell) in their {
+                    if let Some(c) = mine.get(value) {
+                        c.validate_merge(cell)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The serde image of a [`SiteRollup`] (after the version byte).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct RollupWire {
+    site: String,
+    /// `(replica, contiguous, extra sequence numbers)`, replicas increasing.
+    seen: Vec<(u64, u64, Vec<u64>)>,
+    /// Every dimension value once, in order of first use.
+    strings: Vec<String>,
+    /// Hours increasing.
+    hours: Vec<HourWire>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct HourWire {
+    hour: u32,
+    /// By dimension tag, then value.
+    cells: Vec<CellWire>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CellWire {
+    dim: u8,
+    /// Index into the string table.
+    value: u32,
+    /// Per replica: `replica, mask, the non-zero fields of the mask`.
+    tally: Vec<u64>,
+    /// The sketch's own encoding.
+    visitors: Vec<u8>,
+}

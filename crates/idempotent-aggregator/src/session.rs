@@ -1,1 +1,555 @@
-//! In progress.
+//! Visits (sessions): the 30-minute inactivity rule per (site, visitor), in a
+//! form whose result does not depend on the order events arrive in.
+//!
+//! # State is a function of the *set* of events
+//! For each visitor the [`Sessionizer`] keeps the distinct [`Hit`]s of the
+//! lateness horizon, sorted by `(timestamp, event_id)`. The visits are the
+//! maximal runs of hits whose consecutive gaps are at most [`VISIT_GAP_MS`]
+//! (`gap > 30 min` starts a new visit), so they are a pure function of the
+//! set of hits ([`Hits::visits`]): a late event may extend a visit, change its
+//! entry page, or bridge two visits into one, and the outcome is the same as
+//! if it had arrived in order. Ties on the timestamp are broken by `event_id`,
+//! so the entry and exit pages are deterministic too.
+//!
+//! # Publishing with retractions
+//! What a visit contributes to the rollup (visits, bounce, duration, entry and
+//! exit page) can change after it was counted: a bounce stops being one when
+//! the second page view arrives. The sessionizer remembers, per visitor, the
+//! visits it last *published*; [`Sessionizer::publish`] diffs them against the
+//! current visits and reports every visit that disappeared as a retraction
+//! ([`Sign::Retract`]) and every new one as an addition. The rollup counts
+//! them on the two sides of PN counters. Publishing only at flush time (not per
+//! event) means a visit with ten events is usually published once.
+//!
+//! # Bounded memory and events later than the horizon
+//! [`Sessionizer::evict`] with the floor `watermark - max_lateness` (the
+//! [`crate::dedup::Deduplicator`]'s) drops every visit whose last hit is more
+//! than 30 minutes below the floor: no admissible event can extend or bridge
+//! it any more, so its published contribution is final. Events older than the
+//! floor are rejected upstream (`TooLate`) and never reach the sessionizer:
+//! they are archived, not counted.
+//!
+//! # Salt rotation
+//! Visitor ids are keyed hashes whose salt rotates (daily). An event carries
+//! the same visitor's previous-epoch id in `previous_visitor_id`; the
+//! sessionizer links both ids to one timeline, whichever arrives first, so a
+//! visit across midnight stays one visit. (Unique-visitor counts stay per salt
+//! epoch: the two ids are two visitors there.)
+//!
+//! # Bounces and non-interactive events
+//! A bounce is a visit with exactly one *interactive page view*: custom events
+//! and non-interactive events do not count. Every admitted event belongs to a
+//! visit (a visit of custom events only is a visit that is not a bounce); the
+//! duration spans the interactive events only.
+
+use hashbrown::HashMap;
+
+use crate::lattice::Lattice;
+
+/// The inactivity gap that ends a visit: 30 minutes, as Plausible and
+/// Google Analytics count. A gap of exactly 30 minutes continues the visit.
+pub const VISIT_GAP_MS: u64 = 30 * 60 * 1000;
+
+/// One admitted event as the sessionizer sees it. Ordered by
+/// `(timestamp_ms, event_id)` first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hit {
+    /// Event time, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The event's idempotency key: a hit is stored once.
+    pub event_id: u64,
+    /// The visitor id the event carried (the one its uniques count).
+    pub visitor_id: u64,
+    /// Interned page (pathname) id.
+    pub page: u32,
+    /// Interned profile id: the visit-level dimension values (source, UTM,
+    /// country, browser...) of this event.
+    pub profile: u32,
+    /// Whether the event is a page view.
+    pub pageview: bool,
+    /// Whether the event counts for bounce and duration.
+    pub interactive: bool,
+}
+
+impl Hit {
+    fn key(&self) -> (u64, u64) {
+        (self.timestamp_ms, self.event_id)
+    }
+}
+
+/// What one visit contributes to the rollups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Visit {
+    /// Timestamp of the first event: the visit counts in this hour.
+    pub start_ms: u64,
+    /// Last interactive event minus first interactive event (0 with fewer than two).
+    pub duration_ms: u64,
+    /// All page views of the visit.
+    pub pageviews: u32,
+    /// Interactive page views: exactly one makes the visit a bounce.
+    pub interactive_pageviews: u32,
+    /// Page of the first page view (of the first event when there is none).
+    pub entry_page: u32,
+    /// Page of the last page view (of the last event when there is none).
+    pub exit_page: u32,
+    /// Profile of the first event: the visit's source, UTM, country...
+    pub profile: u32,
+    /// Visitor id of the first event.
+    pub visitor_id: u64,
+}
+
+impl Visit {
+    /// A visit with exactly one interactive page view.
+    pub fn is_bounce(&self) -> bool {
+        self.interactive_pageviews == 1
+    }
+
+    fn of(cluster: &[Hit]) -> Option<Self> {
+        let first = cluster.first()?;
+        let last = cluster.last()?;
+        let mut pageviews = 0u32;
+        let mut interactive_pageviews = 0u32;
+        let mut entry = None;
+        let mut exit = None;
+        let mut first_interactive = None;
+        let mut last_interactive = None;
+        for hit in cluster {
+            if hit.pageview {
+                pageviews = pageviews.saturating_add(1);
+                entry.get_or_insert(hit.page);
+                exit = Some(hit.page);
+            }
+            if hit.interactive {
+                if hit.pageview {
+                    interactive_pageviews = interactive_pageviews.saturating_add(1);
+                }
+                first_interactive.get_or_insert(hit.timestamp_ms);
+                last_interactive = Some(hit.timestamp_ms);
+            }
+        }
+        let duration_ms = match (first_interactive, last_interactive) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0,
+        };
+        Some(Self {
+            start_ms: first.timestamp_ms,
+            duration_ms,
+            pageviews,
+            interactive_pageviews,
+            entry_page: entry.unwrap_or(first.page),
+            exit_page: exit.unwrap_or(last.page),
+            profile: first.profile,
+            visitor_id: first.visitor_id,
+        })
+    }
+}
+
+/// Whether a published visit is added to or retracted from the rollup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Sign {
+    /// Count the visit.
+    Add,
+    /// Un-count a visit published before (it changed or merged into another).
+    Retract,
+}
+
+/// The distinct hits of one visitor, sorted: a grow-only set, so a lattice
+/// under union. The visits are a function of it ([`Hits::visits`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hits {
+    sorted: Vec<Hit>,
+}
+
+impl Hits {
+    /// Adds a hit; `false` (and no change) when a hit with the same
+    /// `(timestamp, event_id)` is already present.
+    pub fn insert(&mut self, hit: Hit) -> bool {
+        // Events mostly arrive in order: check the end first.
+        match self.sorted.last() {
+            None => {
+                self.sorted.push(hit);
+                true
+            }
+            Some(last) if last.key() < hit.key() => {
+                self.sorted.push(hit);
+                true
+            }
+            Some(_) => match self.sorted.binary_search_by_key(&hit.key(), Hit::key) {
+                Ok(_) => false,
+                Err(at) => {
+                    self.sorted.insert(at, hit);
+                    true
+                }
+            },
+        }
+    }
+
+    /// The hits, sorted by `(timestamp, event_id)`.
+    pub fn as_slice(&self) -> &[Hit] {
+        &self.sorted
+    }
+
+    /// Number of hits.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether there is no hit.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// The visits: maximal runs of hits with gaps of at most [`VISIT_GAP_MS`].
+    pub fn visits(&self) -> impl Iterator<Item = Visit> + '_ {
+        self.sorted
+            .chunk_by(|a, b| b.timestamp_ms - a.timestamp_ms <= VISIT_GAP_MS)
+            .filter_map(Visit::of)
+    }
+
+    /// Index of the first hit of the first visit that may still change, given
+    /// that no hit below `floor_ms` will ever be added.
+    fn closed_prefix(&self, floor_ms: u64) -> usize {
+        let mut end = 0;
+        for (i, pair) in self.sorted.windows(2).enumerate() {
+            let (a, b) = (pair[0].timestamp_ms, pair[1].timestamp_ms);
+            if a.saturating_add(VISIT_GAP_MS) >= floor_ms {
+                return end;
+            }
+            if b - a > VISIT_GAP_MS {
+                end = i + 1;
+            }
+        }
+        match self.sorted.last() {
+            Some(last) if last.timestamp_ms.saturating_add(VISIT_GAP_MS) < floor_ms => self.sorted.len(),
+            _ => end,
+        }
+    }
+}
+
+impl Lattice for Hits {
+    fn validate_merge(&self, _other: &Self) -> crate::Result<()> {
+        Ok(())
+    }
+
+    fn merge(&mut self, other: &Self) {
+        if other.sorted.is_empty() {
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.sorted.len() + other.sorted.len());
+        let (mut a, mut b) = (self.sorted.iter().peekable(), other.sorted.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => match x.key().cmp(&y.key()) {
+                    std::cmp::Ordering::Less => a.next(),
+                    std::cmp::Ordering::Greater => b.next(),
+                    std::cmp::Ordering::Equal => {
+                        b.next();
+                        a.next()
+                    }
+                },
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            merged.extend(next.copied());
+        }
+        self.sorted = merged;
+    }
+}
+
+/// One visitor's hits inside the horizon and the visits last published.
+#[derive(Clone, Debug, Default)]
+struct Timeline {
+    hits: Hits,
+    /// Sorted: the visits as the rollup currently counts them.
+    published: Vec<Visit>,
+    /// The other visitor ids linked to this timeline (salt rotation).
+    aliases: Vec<u64>,
+    dirty: bool,
+    /// The last `(visitor_id, hour, profile)` whose visitor-level cells got
+    /// the visitor inserted into their sketches (a cache for the rollup).
+    pub(crate) memo: Option<(u64, u32, u32)>,
+}
+
+/// Statistics of a [`Sessionizer`]: the memory it holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Timelines held (visitors with a visit inside the horizon).
+    pub visitors: usize,
+    /// Hits held.
+    pub hits: usize,
+}
+
+/// The visits of one site, single writer (the site's Durable Object).
+#[derive(Clone, Debug, Default)]
+pub struct Sessionizer {
+    timelines: HashMap<u64, Timeline>,
+    /// Linked visitor id -> the key of its timeline.
+    links: HashMap<u64, u64>,
+    dirty: Vec<u64>,
+}
+
+/// A handle on the timeline an event was added to (for the rollup's cache).
+#[derive(Debug)]
+pub struct Added<'a> {
+    memo: &'a mut Option<(u64, u32, u32)>,
+}
+
+impl Added<'_> {
+    /// Whether `key` (visitor, hour, profile) was the last key recorded, and
+    /// records it: the caller may skip re-inserting the visitor into sketches.
+    pub fn seen_before(&mut self, key: (u64, u32, u32)) -> bool {
+        let seen = *self.memo == Some(key);
+        *self.memo = Some(key);
+        seen
+    }
+}
+
+impl Sessionizer {
+    /// An empty sessionizer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn resolve(&self, visitor: u64) -> u64 {
+        self.links.get(&visitor).copied().unwrap_or(visitor)
+    }
+
+    /// Adds an admitted event. `previous_visitor_id` links the visitor's id of
+    /// the previous salt epoch. Returns `None` when the hit was already there.
+    pub fn add(&mut self, previous_visitor_id: Option<u64>, hit: Hit) -> Option<Added<'_>> {
+        let mut key = self.resolve(hit.visitor_id);
+        if let Some(previous) = previous_visitor_id {
+            key = self.link(key, self.resolve(previous));
+        }
+        let timeline = self.timelines.entry(key).or_default();
+        if !timeline.hits.insert(hit) {
+            return None;
+        }
+        if !timeline.dirty {
+            timeline.dirty = true;
+            self.dirty.push(key);
+        }
+        Some(Added { memo: &mut timeline.memo })
+    }
+
+    /// Links the timelines keyed `a` and `b` (both already resolved); returns
+    /// the key of the joint timeline.
+    fn link(&mut self, a: u64, b: u64) -> u64 {
+        if a == b {
+            return a;
+        }
+        let (keep, gone) = match (self.timelines.contains_key(&a), self.timelines.contains_key(&b)) {
+            (_, false) => (a, b),
+            (false, true) => (b, a),
+            (true, true) => (a, b),
+        };
+        self.links.insert(gone, keep);
+        let Some(old) = self.timelines.remove(&gone) else {
+            if let Some(t) = self.timelines.get_mut(&keep) {
+                t.aliases.push(gone);
+            } else {
+                let t = self.timelines.entry(keep).or_default();
+                t.aliases.push(gone);
+            }
+            return keep;
+        };
+        for alias in &old.aliases {
+            self.links.insert(*alias, keep);
+        }
+        let t = self.timelines.entry(keep).or_default();
+        t.hits.merge(&old.hits);
+        t.published.extend(old.published);
+        t.published.sort_unstable();
+        t.aliases.push(gone);
+        t.aliases.extend(old.aliases);
+        if !t.dirty {
+            t.dirty = true;
+            self.dirty.push(keep);
+        }
+        keep
+    }
+
+    /// Reports the change of every visit since the last call: retractions of
+    /// the visits that changed, additions of their new form.
+    pub fn publish(&mut self, mut sink: impl FnMut(&Visit, Sign)) {
+        let mut current = Vec::new();
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(t) = self.timelines.get_mut(&key) else { continue };
+            if !t.dirty {
+                continue;
+            }
+            t.dirty = false;
+            current.clear();
+            current.extend(t.hits.visits());
+            current.sort_unstable();
+            diff_sorted(&t.published, &current, &mut sink);
+            t.published.clone_from(&current);
+        }
+    }
+
+    /// Drops the visits that no event at or above `floor_ms` can change any
+    /// more (call after [`Self::publish`]; dirty timelines are kept whole).
+    pub fn evict(&mut self, floor_ms: u64) {
+        let mut gone_aliases = Vec::new();
+        self.timelines.retain(|_, t| {
+            if t.dirty {
+                return true;
+            }
+            let closed = t.hits.closed_prefix(floor_ms);
+            if closed == 0 {
+                return true;
+            }
+            if closed >= t.hits.len() {
+                gone_aliases.append(&mut t.aliases);
+                return false;
+            }
+            let first_open = t.hits.sorted[closed].timestamp_ms;
+            t.hits.sorted.drain(..closed);
+            t.published.retain(|v| v.start_ms >= first_open);
+            true
+        });
+        for alias in gone_aliases {
+            self.links.remove(&alias);
+        }
+    }
+
+    /// What the sessionizer holds.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            visitors: self.timelines.len(),
+            hits: self.timelines.values().map(|t| t.hits.len()).sum(),
+        }
+    }
+}
+
+/// Calls `sink` with `Retract` for visits only in `old`, `Add` for visits only
+/// in `new` (both sorted; multisets).
+fn diff_sorted(old: &[Visit], new: &[Visit], sink: &mut impl FnMut(&Visit, Sign)) {
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                sink(a, Sign::Retract);
+                i += 1;
+            }
+            (Some(_), Some(b)) | (None, Some(b)) => {
+                sink(b, Sign::Add);
+                j += 1;
+            }
+            (Some(a), None) => {
+                sink(a, Sign::Retract);
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+
+    fn hit(visitor: u64, minute: u64, id: u64, page: u32, pageview: bool) -> Hit {
+        Hit {
+            timestamp_ms: minute * MIN,
+            event_id: id,
+            visitor_id: visitor,
+            page,
+            profile: 0,
+            pageview,
+            interactive: true,
+        }
+    }
+
+    /// Net visits after feeding `events` (visitor, previous, hit) in order and
+    /// publishing after each: `(visits, bounces, total duration minutes)`.
+    fn check(events: &[(Option<u64>, Hit)], expected: (i64, i64, i64)) {
+        for order in [false, true] {
+            let mut s = Sessionizer::new();
+            let mut net = (0i64, 0i64, 0i64);
+            let mut feed: Vec<_> = events.to_vec();
+            if order {
+                feed.reverse();
+            }
+            for (previous, h) in feed {
+                s.add(previous, h);
+                s.publish(|v, sign| {
+                    let k = if sign == Sign::Add { 1 } else { -1 };
+                    net.0 += k;
+                    net.1 += k * i64::from(v.is_bounce());
+                    net.2 += k * (v.duration_ms / MIN) as i64;
+                });
+            }
+            assert_eq!(net, expected, "events {events:?} reversed={order}");
+        }
+    }
+
+    #[test]
+    fn thirty_minutes_of_inactivity_end_a_visit() {
+        check(&[(None, hit(1, 0, 1, 1, true))], (1, 1, 0));
+        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 30, 2, 2, true))], (1, 0, 30));
+        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 31, 2, 2, true))], (2, 2, 0));
+        // Another visitor is another visit.
+        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(2, 1, 2, 2, true))], (2, 2, 0));
+    }
+
+    #[test]
+    fn a_late_event_bridges_two_visits() {
+        let events = [
+            (None, hit(1, 0, 1, 1, true)),
+            (None, hit(1, 50, 2, 2, true)),
+            (None, hit(1, 25, 3, 3, true)),
+        ];
+        check(&events, (1, 0, 50));
+    }
+
+    #[test]
+    fn custom_events_do_not_end_a_bounce() {
+        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 5, 2, 1, false))], (1, 1, 5));
+        let mut quiet = hit(1, 5, 2, 1, true);
+        quiet.interactive = false;
+        check(&[(None, hit(1, 0, 1, 1, true)), (None, quiet)], (1, 1, 0));
+    }
+
+    #[test]
+    fn a_visit_continues_across_a_salt_rotation() {
+        let events = [(None, hit(1, 0, 1, 1, true)), (Some(1), hit(2, 10, 2, 2, true))];
+        check(&events, (1, 0, 10));
+    }
+
+    #[test]
+    fn duplicates_are_stored_once() {
+        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 0, 1, 1, true))], (1, 1, 0));
+    }
+
+    #[test]
+    fn entry_and_exit_pages_follow_time_not_arrival() {
+        let mut s = Sessionizer::new();
+        s.add(None, hit(1, 10, 1, 10, true));
+        s.add(None, hit(1, 5, 2, 5, true));
+        s.add(None, hit(1, 20, 3, 20, true));
+        let mut visits = Vec::new();
+        s.publish(|v, _| visits.push((v.entry_page, v.exit_page, v.pageviews)));
+        assert_eq!(visits, [(5, 20, 3)]);
+    }
+
+    #[test]
+    fn closed_visits_are_evicted() {
+        let mut s = Sessionizer::new();
+        s.add(None, hit(1, 0, 1, 1, true));
+        s.add(None, hit(1, 100, 2, 1, true));
+        s.add(None, hit(2, 100, 3, 1, true));
+        s.publish(|_, _| {});
+        s.evict(100 * MIN);
+        assert_eq!(s.stats(), SessionStats { visitors: 2, hits: 2 });
+        s.evict(131 * MIN);
+        assert_eq!(s.stats(), SessionStats::default());
+    }
+}
