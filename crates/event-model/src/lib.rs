@@ -5,10 +5,18 @@
 //! validated, normalized, privacy-safe [`Event`]. It does no I/O and no async,
 //! and compiles to `wasm32-unknown-unknown`.
 
+pub mod context;
+mod error;
 mod event;
+pub mod event_id;
+mod ingest;
 pub mod ndjson;
+pub mod payload;
 pub mod referrer;
 pub mod ua;
 pub mod visitor;
 
+pub use context::RequestContext;
+pub use error::{Error, Result};
 pub use event::{Channel, Device, Event, PAGEVIEW, Revenue};
+pub use ingest::{IngestConfig, Ingestor, MAX_DOMAINS, MAX_DOMAIN_BYTES, screen_class};

@@ -29,10 +29,9 @@
 //! - Unknown keys are skipped, so newer writers stay readable by older readers.
 //! - A key that appears twice is an error, as is a value of the wrong type;
 //!   the error names the field.
-//! - When `channel` is missing (a benchmark-format line), it is
-//!   [`Channel::Direct`] if `referrer_source` and `utm_medium` are empty and
-//!   [`Channel::Referral`] otherwise: a coarse guess, since the line no longer
-//!   carries what a full classification needs.
+//! - When `channel` is missing (a benchmark-format line), it is derived by
+//!   [`referrer::channel`](crate::referrer::channel) from `referrer_source`
+//!   and the UTM fields (the click id is not in the line).
 
 use std::cell::Cell;
 use std::fmt;
@@ -512,10 +511,14 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
                 return Err(de::Error::custom("missing field"));
             }
         }
-        if seen & Key::Channel.bit() == 0
-            && !(event.source.is_empty() && event.utm_medium.is_empty())
-        {
-            event.channel = Channel::Referral;
+        if seen & Key::Channel.bit() == 0 {
+            event.channel = crate::referrer::channel(&crate::referrer::ChannelInput {
+                source: &event.source,
+                utm_medium: &event.utm_medium,
+                utm_source: &event.utm_source,
+                utm_campaign: &event.utm_campaign,
+                click_id: None,
+            });
         }
         Ok(event)
     }

@@ -1,0 +1,418 @@
+//! The one entry point a collector calls: request in, [`Event`]s or a typed
+//! rejection out.
+//!
+//! ```
+//! use glinto_event_model::{IngestConfig, Ingestor, RequestContext};
+//! use glinto_event_model::visitor::{Salt, SaltPeriod, Salts};
+//!
+//! let now_ms = 1_704_067_200_000;
+//! let salts = Salts::new(SaltPeriod::Daily.epoch_at(now_ms), Salt::from_bytes([7; 16]), None);
+//! let mut ingestor = Ingestor::new(IngestConfig::default(), salts);
+//! let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+//! let headers = [("User-Agent", ua), ("CF-Connecting-IP", "203.0.113.7"), ("CF-IPCountry", "DE")];
+//! let ctx = RequestContext::from_headers(headers, None, now_ms);
+//! let body = br#"{"n":"pageview","u":"https://example.com/pricing?utm_source=newsletter","d":"example.com"}"#;
+//! let events = ingestor.ingest_body(body, &ctx).expect("a valid pageview");
+//! assert_eq!(events[0].pathname, "/pricing");
+//! assert_eq!(events[0].utm_source, "newsletter");
+//! assert_eq!(events[0].country_code, "DE");
+//! ```
+//!
+//! # Normalization
+//! - `site`: each comma-separated `domain`, trimmed, lower-cased, without a
+//!   trailing dot; duplicates dropped; at most [`MAX_DOMAINS`].
+//! - `hostname`: the URL's host, lower-cased, without `www.`.
+//! - `pathname`: the URL's path, percent-decoded when that gives UTF-8, `/`
+//!   when empty; no query; `#fragment` appended only in hash mode.
+//! - `utm_*`: the five `utm_` query parameters of the URL.
+//! - `source`: `utm_source`, else the `source` parameter, else `ref`, else the
+//!   referrer's source (a named source such as `Google`, or its host). A
+//!   referrer on the site's own domain is internal: neither source nor referrer.
+//! - `channel`: [`referrer::channel`] over source, UTM and the URL's click id.
+//! - `screen`: from the screen width: `<576`, `576-992`, `992-1440`, `>=1440`;
+//!   the device class falls back to it when the User-Agent does not tell.
+//! - `country_code`, `browser*`, `os*`, `device`, `visitor_id`: from the
+//!   request context through [`ua`](crate::ua) and [`visitor`](crate::visitor).
+//! - `event_id`: see [`event_id`](crate::event_id).
+
+use core::net::IpAddr;
+use std::borrow::Cow;
+
+use url::Url;
+
+use crate::context::RequestContext;
+use crate::error::{Error, Result};
+use crate::event::{Device, Event};
+use crate::event_id::{self, IdInput};
+use crate::payload::{self, Payload};
+use crate::referrer::{self, ChannelInput, ClickId, ReferrerSource};
+use crate::ua::{UaCache, UserAgent};
+use crate::visitor::Salts;
+
+/// Most sites one request may name in `domain`.
+pub const MAX_DOMAINS: usize = 10;
+/// Longest site domain, in bytes (a DNS name).
+pub const MAX_DOMAIN_BYTES: usize = 253;
+
+/// Knobs of the [`Ingestor`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestConfig {
+    /// Ceiling for a body or pixel query, in bytes (default [`payload::MAX_BODY_BYTES`]).
+    pub max_body_bytes: usize,
+    /// How many distinct User-Agents the classification cache holds.
+    pub ua_cache_capacity: usize,
+    /// Window of the derived event id (default [`event_id::DEFAULT_WINDOW_MS`]).
+    pub event_id_window_ms: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: payload::MAX_BODY_BYTES,
+            ua_cache_capacity: 4096,
+            event_id_window_ms: event_id::DEFAULT_WINDOW_MS,
+        }
+    }
+}
+
+/// Turns tracker requests into validated, normalized [`Event`]s.
+///
+/// Owned by one request loop (`&mut self`: a Worker isolate is
+/// single-threaded); it holds the salts and a bounded User-Agent cache.
+/// Rotate salts with [`Ingestor::set_salts`] when the epoch changes.
+#[derive(Debug)]
+pub struct Ingestor {
+    config: IngestConfig,
+    salts: Salts,
+    ua_cache: UaCache,
+}
+
+impl Ingestor {
+    /// An ingestor with `config` and the salts in force.
+    pub fn new(config: IngestConfig, salts: Salts) -> Self {
+        let ua_cache = UaCache::new(config.ua_cache_capacity);
+        Ingestor {
+            config,
+            salts,
+            ua_cache,
+        }
+    }
+
+    /// Replaces the salts (at an epoch change).
+    pub fn set_salts(&mut self, salts: Salts) {
+        self.salts = salts;
+    }
+
+    /// The salts in force.
+    pub fn salts(&self) -> &Salts {
+        &self.salts
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// Ingests a Plausible Events API body: one event per site it names.
+    ///
+    /// # Errors
+    /// Any [`Error`]: the body's ([`payload::parse_body`]), the URL's or a
+    /// domain's ([`Error::Invalid`]), a missing client IP
+    /// ([`Error::Missing`] `client_ip`), or [`Error::Bot`].
+    pub fn ingest_body(&mut self, body: &[u8], ctx: &RequestContext<'_>) -> Result<Vec<Event>> {
+        let payload = payload::parse_body(body, self.config.max_body_bytes)?;
+        self.ingest_payload(&payload, ctx)
+    }
+
+    /// Ingests a pixel request's query string.
+    ///
+    /// # Errors
+    /// As [`Ingestor::ingest_body`].
+    pub fn ingest_pixel(&mut self, query: &str, ctx: &RequestContext<'_>) -> Result<Vec<Event>> {
+        let payload = payload::parse_pixel(query, self.config.max_body_bytes)?;
+        self.ingest_payload(&payload, ctx)
+    }
+
+    /// Normalizes an already parsed payload.
+    ///
+    /// # Errors
+    /// As [`Ingestor::ingest_body`], less the body's own errors.
+    pub fn ingest_payload(
+        &mut self,
+        payload: &Payload<'_>,
+        ctx: &RequestContext<'_>,
+    ) -> Result<Vec<Event>> {
+        let page = Page::parse(&payload.url, payload.hash_mode)?;
+        let sites = sites(&payload.domain)?;
+        let ip = ctx.client_ip.ok_or(Error::Missing { field: "client_ip" })?;
+        let ua = self.ua_cache.classify(ctx.user_agent)?;
+        let mut events = Vec::with_capacity(sites.len());
+        for (i, site) in sites.iter().enumerate() {
+            events.push(self.event_for_site(payload, ctx, ip, &ua, &page, site, i));
+        }
+        Ok(events)
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one private call site")]
+    fn event_for_site(
+        &self,
+        payload: &Payload<'_>,
+        ctx: &RequestContext<'_>,
+        ip: IpAddr,
+        ua: &UserAgent,
+        page: &Page,
+        site: &str,
+        index: usize,
+    ) -> Event {
+        let (referrer, referrer_source) =
+            match referrer::classify_referrer(&payload.referrer, site) {
+                ReferrerSource::External { source, .. } => (payload.referrer.to_string(), source),
+                _ => (String::new(), String::new()),
+            };
+        let source = [&page.utm[0], &page.source_param, &page.ref_param]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or(referrer_source);
+        let channel = referrer::channel(&ChannelInput {
+            source: &source,
+            utm_medium: &page.utm[1],
+            utm_source: &page.utm[0],
+            utm_campaign: &page.utm[2],
+            click_id: page.click_id,
+        });
+        let ids = self.salts.visitor_ids(ctx.user_agent, ip, site);
+        let event_id = match payload.event_id {
+            Some(id) if index == 0 => id,
+            Some(id) => event_id::for_site(id, site),
+            None => event_id::derive(
+                &IdInput {
+                    site,
+                    visitor_id: ids.current,
+                    name: &payload.name,
+                    url: &payload.url,
+                    referrer: &payload.referrer,
+                    props: &payload.props,
+                    revenue: payload.revenue.as_ref(),
+                    interactive: payload.interactive,
+                    screen_width: payload.screen_width,
+                    received_at_ms: ctx.received_at_ms,
+                },
+                self.config.event_id_window_ms,
+            ),
+        };
+        let screen = payload.screen_width.map_or("", screen_class);
+        let device = match (ua.device, payload.screen_width) {
+            (Device::Unknown, Some(width)) => device_from_width(width),
+            (device, _) => device,
+        };
+        let [utm_source, utm_medium, utm_campaign, utm_content, utm_term] = page.utm.clone();
+        Event {
+            event_id,
+            timestamp_ms: ctx.received_at_ms,
+            site: site.to_owned(),
+            name: payload.name.to_string(),
+            hostname: page.hostname.clone(),
+            pathname: page.pathname.clone(),
+            referrer,
+            source,
+            channel,
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            utm_content,
+            utm_term,
+            country_code: ctx.country_code().to_owned(),
+            browser: ua.browser.clone(),
+            browser_version: ua.browser_version.clone(),
+            os: ua.os.clone(),
+            os_version: ua.os_version.clone(),
+            device,
+            screen: screen.to_owned(),
+            props: payload.props.clone(),
+            revenue: payload.revenue.clone(),
+            interactive: payload.interactive,
+            visitor_id: ids.current,
+            previous_visitor_id: ids.previous,
+            session_id: None,
+        }
+    }
+}
+
+/// What the page URL says, computed once for all sites of a request.
+#[derive(Debug)]
+struct Page {
+    hostname: String,
+    pathname: String,
+    /// source, medium, campaign, content, term.
+    utm: [String; 5],
+    source_param: String,
+    ref_param: String,
+    click_id: Option<ClickId>,
+}
+
+impl Page {
+    fn parse(url: &str, hash_mode: bool) -> Result<Page> {
+        let invalid = |reason: String| Error::Invalid { field: "url", reason };
+        let parsed = Url::parse(url.trim()).map_err(|e| invalid(format!("not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "scheme `{}` is not http or https",
+                parsed.scheme()
+            )));
+        }
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| invalid("has no host".to_owned()))?;
+        let host = host.trim_end_matches('.');
+        let hostname = host.strip_prefix("www.").unwrap_or(host).to_ascii_lowercase();
+        let mut pathname = match parsed.path() {
+            "" => "/".to_owned(),
+            path => percent_decode(path),
+        };
+        if hash_mode && let Some(fragment) = parsed.fragment().filter(|f| !f.is_empty()) {
+            pathname.push('#');
+            pathname.push_str(&percent_decode(fragment));
+        }
+        let mut page = Page {
+            hostname,
+            pathname,
+            utm: Default::default(),
+            source_param: String::new(),
+            ref_param: String::new(),
+            click_id: None,
+        };
+        if parsed.query().is_some() {
+            for (key, value) in parsed.query_pairs() {
+                let slot = match &*key {
+                    "utm_source" => &mut page.utm[0],
+                    "utm_medium" => &mut page.utm[1],
+                    "utm_campaign" => &mut page.utm[2],
+                    "utm_content" => &mut page.utm[3],
+                    "utm_term" => &mut page.utm[4],
+                    "source" => &mut page.source_param,
+                    "ref" => &mut page.ref_param,
+                    other => {
+                        if page.click_id.is_none() {
+                            page.click_id = ClickId::from_param(other);
+                        }
+                        continue;
+                    }
+                };
+                // The first occurrence of a parameter wins.
+                if slot.is_empty() {
+                    *slot = value.trim().to_owned();
+                }
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// Percent-decodes a URL path or fragment when the result is UTF-8 (so that
+/// `/caf%C3%A9` and `/café` count as one page); otherwise keeps it as is.
+fn percent_decode(text: &str) -> String {
+    if !text.contains('%') {
+        return text.to_owned();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|c| char::from(*c).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                // Two hex digits make one byte: hi * 16 + lo < 256.
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+/// Splits and normalizes `domain` into the sites to count the event for.
+fn sites(domain: &str) -> Result<Vec<String>> {
+    let mut sites: Vec<String> = Vec::new();
+    for part in domain.split(',') {
+        let part = part.trim().trim_end_matches('.');
+        if part.is_empty() {
+            continue;
+        }
+        if part.len() > MAX_DOMAIN_BYTES {
+            return Err(Error::TooLong {
+                field: "domain",
+                limit: MAX_DOMAIN_BYTES,
+                len: part.len(),
+                unit: "bytes",
+            });
+        }
+        if let Some(bad) = part
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/')))
+        {
+            return Err(Error::Invalid {
+                field: "domain",
+                reason: format!("{part:?} contains {bad:?}"),
+            });
+        }
+        let site: Cow<'_, str> = if part.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(part.to_lowercase())
+        } else {
+            Cow::Borrowed(part)
+        };
+        if !sites.iter().any(|s| *s == *site) {
+            if sites.len() == MAX_DOMAINS {
+                return Err(Error::TooMany {
+                    field: "domain",
+                    limit: MAX_DOMAINS,
+                    count: domain.split(',').filter(|p| !p.trim().is_empty()).count(),
+                });
+            }
+            sites.push(site.into_owned());
+        }
+    }
+    if sites.is_empty() {
+        return Err(Error::Missing { field: "domain" });
+    }
+    Ok(sites)
+}
+
+/// The screen class of a width in CSS pixels.
+pub fn screen_class(width: u32) -> &'static str {
+    match width {
+        0..576 => "<576",
+        576..992 => "576-992",
+        992..1440 => "992-1440",
+        _ => ">=1440",
+    }
+}
+
+fn device_from_width(width: u32) -> Device {
+    match width {
+        0..576 => Device::Mobile,
+        576..992 => Device::Tablet,
+        _ => Device::Desktop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        let check = |input: &str, expected: &str| assert_eq!(percent_decode(input), expected);
+        check("/a", "/a");
+        check("/caf%C3%A9", "/café");
+        check("/a%2Fb", "/a/b");
+        check("/%E9", "/%E9");
+        check("/%zz%4", "/%zz%4");
+        check("/100%", "/100%");
+    }
+}
