@@ -182,14 +182,21 @@ fn browser(ua: &str) -> (&'static str, String) {
     }
     if let Some(version) = version_after(ua, "Chrome/") {
         // Android WebView marks itself `; wv)`: an app, not Chrome.
-        let name = if ua.contains("; wv)") { "Mobile App" } else { "Chrome" };
+        let name = if ua.contains("; wv)") {
+            "Mobile App"
+        } else {
+            "Chrome"
+        };
         return (name, version);
     }
     if let Some(version) = version_after(ua, "MSIE ") {
         return ("Internet Explorer", version);
     }
     if ua.contains("Trident/") {
-        return ("Internet Explorer", version_after(ua, "rv:").unwrap_or_default());
+        return (
+            "Internet Explorer",
+            version_after(ua, "rv:").unwrap_or_default(),
+        );
     }
     if ua.starts_with("Opera/") {
         return ("Opera", version_after(ua, "Version/").unwrap_or_default());
@@ -304,7 +311,9 @@ fn dotted(text: &str) -> String {
     if major.is_empty() || major.len() > MAX_VERSION_DIGITS {
         return String::new();
     }
-    let minor = rest.strip_prefix(['.', '_']).map_or("", |r| leading_digits(r).0);
+    let minor = rest
+        .strip_prefix(['.', '_'])
+        .map_or("", |r| leading_digits(r).0);
     if minor.is_empty() || minor.len() > MAX_VERSION_DIGITS {
         major.to_owned()
     } else {
@@ -317,7 +326,9 @@ const MAX_VERSION_DIGITS: usize = 8;
 
 /// Splits `text` after its leading ASCII digits.
 fn leading_digits(text: &str) -> (&str, &str) {
-    let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     text.split_at_checked(end).unwrap_or((text, ""))
 }
 

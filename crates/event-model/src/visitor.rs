@@ -81,7 +81,10 @@ impl SaltPeriod {
                 (year - 1970) * 12 + (month - 1)
             }
         };
-        SaltEpoch { period: self, index: u32::try_from(index).unwrap_or(u32::MAX) }
+        SaltEpoch {
+            period: self,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        }
     }
 
     fn tag(self) -> u8 {
@@ -126,12 +129,17 @@ impl SaltEpoch {
 
     /// The epoch after this one (saturating).
     pub fn next(self) -> Self {
-        Self { index: self.index.saturating_add(1), ..self }
+        Self {
+            index: self.index.saturating_add(1),
+            ..self
+        }
     }
 
     /// The epoch before this one, if there is one.
     pub fn previous(self) -> Option<Self> {
-        self.index.checked_sub(1).map(|index| Self { index, ..self })
+        self.index
+            .checked_sub(1)
+            .map(|index| Self { index, ..self })
     }
 }
 
@@ -223,7 +231,11 @@ const FLAG_PREVIOUS: u8 = 1;
 impl Salts {
     /// The salts for `epoch`: its own and, if kept, the previous epoch's.
     pub fn new(epoch: SaltEpoch, current: Salt, previous: Option<Salt>) -> Self {
-        Self { epoch, current, previous }
+        Self {
+            epoch,
+            current,
+            previous,
+        }
     }
 
     /// The epoch of the current salt.
@@ -246,7 +258,10 @@ impl Salts {
     /// [`SaltError::NotLater`] unless `epoch` is later and of the same period.
     pub fn rotate(&mut self, epoch: SaltEpoch, salt: Salt) -> Result<(), SaltError> {
         if epoch.period != self.epoch.period || epoch <= self.epoch {
-            return Err(SaltError::NotLater { from: self.epoch, to: epoch });
+            return Err(SaltError::NotLater {
+                from: self.epoch,
+                to: epoch,
+            });
         }
         let old = core::mem::replace(&mut self.current, salt);
         self.previous = (epoch.previous() == Some(self.epoch)).then_some(old);
@@ -259,7 +274,10 @@ impl Salts {
     pub fn visitor_ids(&self, user_agent: &str, ip: IpAddr, site: &str) -> VisitorIds {
         VisitorIds {
             current: visitor_id(&self.current, user_agent, ip, site),
-            previous: self.previous.as_ref().map(|salt| visitor_id(salt, user_agent, ip, site)),
+            previous: self
+                .previous
+                .as_ref()
+                .map(|salt| visitor_id(salt, user_agent, ip, site)),
         }
     }
 
@@ -277,7 +295,11 @@ impl Salts {
         out.push(SALTS_VERSION);
         out.push(self.epoch.period.tag());
         out.extend_from_slice(&self.epoch.index.to_le_bytes());
-        out.push(if self.previous.is_some() { FLAG_PREVIOUS } else { 0 });
+        out.push(if self.previous.is_some() {
+            FLAG_PREVIOUS
+        } else {
+            0
+        });
         out.extend_from_slice(&self.current.0);
         if let Some(previous) = &self.previous {
             out.extend_from_slice(&previous.0);
@@ -297,30 +319,57 @@ impl Salts {
         let header: &[u8; HEADER_LEN] = bytes
             .get(..HEADER_LEN)
             .and_then(|h| h.try_into().ok())
-            .ok_or(SaltError::Length { expected: HEADER_LEN + Salt::LEN, found: bytes.len() })?;
+            .ok_or(SaltError::Length {
+                expected: HEADER_LEN + Salt::LEN,
+                found: bytes.len(),
+            })?;
         let [_, period, i0, i1, i2, i3, flags] = *header;
-        let period = SaltPeriod::from_tag(period)
-            .ok_or(SaltError::InvalidHeader { field: "period", found: period })?;
+        let period = SaltPeriod::from_tag(period).ok_or(SaltError::InvalidHeader {
+            field: "period",
+            found: period,
+        })?;
         let salt_count = match flags {
             0 => 1,
             FLAG_PREVIOUS => 2,
-            found => return Err(SaltError::InvalidHeader { field: "flags", found }),
+            found => {
+                return Err(SaltError::InvalidHeader {
+                    field: "flags",
+                    found,
+                });
+            }
         };
         let expected = HEADER_LEN + salt_count * Salt::LEN;
         if bytes.len() != expected {
-            return Err(SaltError::Length { expected, found: bytes.len() });
+            return Err(SaltError::Length {
+                expected,
+                found: bytes.len(),
+            });
         }
         let salt_at = |at: usize| {
             bytes
                 .get(at..at + Salt::LEN)
                 .and_then(|s| <[u8; Salt::LEN]>::try_from(s).ok())
                 .map(Salt)
-                .ok_or(SaltError::Length { expected, found: bytes.len() })
+                .ok_or(SaltError::Length {
+                    expected,
+                    found: bytes.len(),
+                })
         };
         let current = salt_at(HEADER_LEN)?;
-        let previous = if salt_count == 2 { Some(salt_at(HEADER_LEN + Salt::LEN)?) } else { None };
-        let epoch = SaltEpoch { period, index: u32::from_le_bytes([i0, i1, i2, i3]) };
-        Ok(Self { epoch, current, previous })
+        let previous = if salt_count == 2 {
+            Some(salt_at(HEADER_LEN + Salt::LEN)?)
+        } else {
+            None
+        };
+        let epoch = SaltEpoch {
+            period,
+            index: u32::from_le_bytes([i0, i1, i2, i3]),
+        };
+        Ok(Self {
+            epoch,
+            current,
+            previous,
+        })
     }
 }
 

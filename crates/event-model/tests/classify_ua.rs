@@ -4,15 +4,19 @@ use glinto_event_model::Device;
 use glinto_event_model::ua::{self, BotReason, UaCache};
 
 /// Expected human classification: (browser, browser major, os, os version, device).
-type Human = (&'static str, &'static str, &'static str, &'static str, Device);
+type Human = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Device,
+);
 
 fn check(user_agent: &str, expected: Result<Human, BotReason>) {
-    let got = ua::classify(user_agent).map(|u| {
-        (u.browser, u.browser_version, u.os, u.os_version, u.device)
-    });
-    let expected = expected.map(|(b, bv, o, ov, d)| {
-        (b.to_owned(), bv.to_owned(), o.to_owned(), ov.to_owned(), d)
-    });
+    let got = ua::classify(user_agent)
+        .map(|u| (u.browser, u.browser_version, u.os, u.os_version, u.device));
+    let expected = expected
+        .map(|(b, bv, o, ov, d)| (b.to_owned(), bv.to_owned(), o.to_owned(), ov.to_owned(), d));
     assert_eq!(got, expected, "user agent: {user_agent:?}");
     // The cache gives the same answer, the first time and the second.
     let mut cache = UaCache::new(4);
@@ -269,11 +273,20 @@ fn implausible_user_agents() {
     check("   \t ", Err(BotReason::Empty));
     check("Mozilla/5.0", Err(BotReason::TooShort));
     check("-", Err(BotReason::TooShort));
-    check(&format!("Mozilla/5.0 (Windows NT 10.0) {}", "A".repeat(1100)), Err(BotReason::TooLong));
+    check(
+        &format!("Mozilla/5.0 (Windows NT 10.0) {}", "A".repeat(1100)),
+        Err(BotReason::TooLong),
+    );
     check("Mozilla/5.0 (compatible)", Err(BotReason::Implausible));
     check("this is not a browser at all", Err(BotReason::Implausible));
-    check("Mozilla/5.0 Gecko/20100101 Firefox/121.0", Err(BotReason::Implausible));
-    check("SomeApp/1.0 (iPhone; iOS 17.1; Scale/3.00)", Err(BotReason::Implausible));
+    check(
+        "Mozilla/5.0 Gecko/20100101 Firefox/121.0",
+        Err(BotReason::Implausible),
+    );
+    check(
+        "SomeApp/1.0 (iPhone; iOS 17.1; Scale/3.00)",
+        Err(BotReason::Implausible),
+    );
 }
 
 #[test]
@@ -289,7 +302,15 @@ fn bot_reasons_have_stable_labels() {
     let labels: Vec<_> = BotReason::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(
         labels,
-        ["empty", "too_short", "too_long", "implausible", "crawler", "headless", "http_library"]
+        [
+            "empty",
+            "too_short",
+            "too_long",
+            "implausible",
+            "crawler",
+            "headless",
+            "http_library"
+        ]
     );
     assert_eq!(
         BotReason::TooLong.to_string(),
@@ -301,7 +322,9 @@ fn bot_reasons_have_stable_labels() {
 fn cache_is_bounded_and_agrees_with_classify() {
     let mut cache = UaCache::new(8);
     for i in 0..100 {
-        let ua = format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{i}.0) Gecko/20100101 Firefox/{i}.0");
+        let ua = format!(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{i}.0) Gecko/20100101 Firefox/{i}.0"
+        );
         assert_eq!(cache.classify(&ua), ua::classify(&ua));
         assert!(cache.len() <= 8, "{} entries", cache.len());
     }

@@ -179,7 +179,10 @@ pub(super) fn detect(lower: &str) -> Option<BotReason> {
         return Some(BotReason::Crawler);
     }
     // After the crawler words: `LinkedInBot/1.0 (...; Apache-HttpClient ...)` is a crawler.
-    if lower.split(|c: char| !c.is_ascii_alphanumeric()).any(crawler_word) {
+    if lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(crawler_word)
+    {
         return Some(BotReason::Crawler);
     }
     if HTTP_LIBRARY_ANYWHERE.iter().any(|t| lower.contains(t)) {
