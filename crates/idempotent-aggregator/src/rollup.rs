@@ -278,8 +278,12 @@ impl Metrics {
     fn add_counts(&mut self, c: &Counts) {
         self.pageviews = self.pageviews.saturating_add(c.pageviews);
         self.events = self.events.saturating_add(c.events);
-        self.visits = self.visits.saturating_add(net(c.visits_added, c.visits_retracted));
-        self.bounces = self.bounces.saturating_add(net(c.bounces_added, c.bounces_retracted));
+        self.visits = self
+            .visits
+            .saturating_add(net(c.visits_added, c.visits_retracted));
+        self.bounces = self
+            .bounces
+            .saturating_add(net(c.bounces_added, c.bounces_retracted));
         self.duration_ms = self
             .duration_ms
             .saturating_add(net(c.duration_added_ms, c.duration_retracted_ms));
@@ -358,7 +362,9 @@ impl SeqSet {
     /// The sequence numbers below the highest one that are missing (gaps a
     /// shipper should re-send), at most `limit` of them.
     pub fn missing(&self, limit: usize) -> Vec<u64> {
-        let Some(&max) = self.extra.last() else { return Vec::new() };
+        let Some(&max) = self.extra.last() else {
+            return Vec::new();
+        };
         (self.contiguous + 1..max)
             .filter(|s| !self.extra.contains(s))
             .take(limit)
@@ -366,12 +372,12 @@ impl SeqSet {
     }
 
     fn normalize(&mut self) {
+        let c = self.contiguous;
+        self.extra.retain(|&s| s > c);
         while self.extra.first() == Some(&(self.contiguous + 1)) {
             self.extra.pop_first();
             self.contiguous += 1;
         }
-        let c = self.contiguous;
-        self.extra.retain(|&s| s > c);
     }
 }
 
@@ -623,7 +629,8 @@ impl SiteRollup {
                 OrderBy::Visits => (i128::from(m.visits), i128::from(m.pageviews)),
             }
         };
-        let mut rows: Vec<(&str, Metrics)> = sums.into_iter().filter(|(_, m)| key(m) > (0, 0)).collect();
+        let mut rows: Vec<(&str, Metrics)> =
+            sums.into_iter().filter(|(_, m)| key(m) > (0, 0)).collect();
         rows.sort_unstable_by(|a, b| key(&b.1).cmp(&key(&a.1)).then_with(|| a.0.cmp(b.0)));
         rows.truncate(n);
         rows.into_iter()
@@ -743,7 +750,9 @@ impl SiteRollup {
                 extra: BTreeSet::new(),
             };
             for seq in extra {
-                if seq <= set.contiguous.saturating_add(1) || set.extra.last().is_some_and(|&l| l >= seq) {
+                if seq <= set.contiguous.saturating_add(1)
+                    || set.extra.last().is_some_and(|&l| l >= seq)
+                {
                     return Err(malformed("seen", "sequence numbers not canonical"));
                 }
                 set.extra.insert(seq);
@@ -886,7 +895,9 @@ impl Lattice for SiteRollup {
             });
         }
         for (hour, theirs) in &other.hours {
-            let Some(ours) = self.hours.get(hour) else { continue };
+            let Some(ours) = self.hours.get(hour) else {
+                continue;
+            };
             for (mine, their) in ours.dims.iter().zip(&theirs.dims) {
                 for (value, cell) in their {
                     if let Some(c) = mine.get(value) {

@@ -1,0 +1,484 @@
+//! The engine's mergeable types keep the lattice laws, results do not depend
+//! on arrival order, and rollup/delta bytes are pinned and safe to decode.
+
+use std::collections::BTreeMap;
+
+use glinto_aggregator::dedup::Admission;
+use glinto_aggregator::delta::Delta;
+use glinto_aggregator::lattice::testing::check_lattice_laws;
+use glinto_aggregator::rollup::{
+    Cell, Counts, Dimension, HourRange, OrderBy, SeqSet, SiteRollup, Stats, Tally,
+};
+use glinto_aggregator::session::{Hit, Hits};
+use glinto_aggregator::writer::{SiteWriter, WriterConfig};
+use glinto_aggregator::{Error, Lattice, ReplicaId, UniqueSketch};
+use glinto_event_model::Event;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+const SITE: &str = "a.example";
+const MIN: u64 = 60_000;
+/// 2024-01-01T00:00:00Z.
+const T0: u64 = 1_704_067_200_000;
+
+// ---------------------------------------------------------------- strategies
+
+/// Hits whose content is a function of `(timestamp, event_id)`, as for real
+/// events (a set of events, not of arbitrary records).
+fn hits() -> impl Strategy<Value = Hits> {
+    proptest::collection::vec((0u64..240, 0u64..6), 0..12).prop_map(|keys| {
+        let mut hits = Hits::default();
+        for (minute, id) in keys {
+            hits.insert(Hit {
+                timestamp_ms: minute * MIN,
+                event_id: id,
+                visitor_id: 1,
+                page: (id % 3) as u32,
+                profile: 0,
+                pageview: id % 4 != 0,
+                interactive: id != 5,
+            });
+        }
+        hits
+    })
+}
+
+fn counts() -> impl Strategy<Value = Counts> {
+    (0u64..5, 0u64..5, 0u64..4, 0u64..4, 0u64..4, 0u64..4).prop_map(|(pv, ev, va, vr, ba, br)| Counts {
+        pageviews: pv,
+        events: pv + ev,
+        visits_added: va + vr,
+        visits_retracted: vr,
+        bounces_added: ba + br,
+        bounces_retracted: br,
+        duration_added_ms: 1000 * va,
+        duration_retracted_ms: 0,
+    })
+}
+
+fn rollups() -> impl Strategy<Value = SiteRollup> {
+    let cell = (
+        0u32..3,
+        prop_oneof![Just(Dimension::Total), Just(Dimension::Page), Just(Dimension::Country)],
+        prop_oneof![Just(""), Just("/a"), Just("DE")],
+        1u64..4,
+        counts(),
+        proptest::collection::vec(0u64..50, 0..4),
+    );
+    (proptest::collection::vec(cell, 0..6), proptest::collection::vec((1u64..4, 1u64..6), 0..4)).prop_map(
+        |(cells, seen)| {
+            let mut rollup = SiteRollup::new(SITE);
+            for (hour, dim, value, replica, counts, visitors) in cells {
+                let mut sketch = UniqueSketch::new();
+                for v in visitors {
+                    sketch.insert(v);
+                }
+                let cell = Cell {
+                    tally: Tally::single(ReplicaId(replica), counts),
+                    visitors: sketch,
+                };
+                rollup.hour_mut(475_000 + hour).cell_mut(dim, value).merge(&cell);
+            }
+            for (replica, seq) in seen {
+                rollup.mark_seen(ReplicaId(replica), seq);
+            }
+            rollup
+        },
+    )
+}
+
+fn seq_sets() -> impl Strategy<Value = SeqSet> {
+    proptest::collection::vec(1u64..12, 0..8).prop_map(|seqs| {
+        let mut set = SeqSet::default();
+        for s in seqs {
+            set.insert(s);
+        }
+        set
+    })
+}
+
+fn event(id: u64, visitor: u64, minute: u64, page: &str, name: &str, country: &str) -> Event {
+    Event {
+        event_id: id,
+        timestamp_ms: T0 + minute * MIN,
+        site: SITE.into(),
+        name: name.into(),
+        hostname: SITE.into(),
+        pathname: page.into(),
+        referrer: String::new(),
+        source: if visitor % 2 == 0 { "google.com".into() } else { String::new() },
+        channel: Default::default(),
+        utm_source: String::new(),
+        utm_medium: String::new(),
+        utm_campaign: String::new(),
+        utm_content: String::new(),
+        utm_term: String::new(),
+        country_code: country.into(),
+        browser: "Firefox".into(),
+        browser_version: "128".into(),
+        os: "Linux".into(),
+        os_version: String::new(),
+        device: Default::default(),
+        screen: "<576".into(),
+        props: if name == "signup" { vec![("plan".into(), "pro".into())] } else { Vec::new() },
+        revenue: None,
+        interactive: true,
+        visitor_id: visitor,
+        previous_visitor_id: None,
+        session_id: None,
+    }
+}
+
+/// Random events over three hours: few visitors, pages and ids, so visits
+/// bridge, bounces flip and duplicates happen.
+fn events() -> impl Strategy<Value = Vec<Event>> {
+    let one = (0u64..30, 1u64..4, 0u64..180, 0usize..3, 0usize..4);
+    proptest::collection::vec(one, 1..40).prop_map(|raw| {
+        raw.into_iter()
+            .map(|(id, visitor, minute, page, kind)| {
+                // The event id determines the event, as it does in reality.
+                let _ = (visitor, minute, page, kind);
+                let (visitor, minute) = (1 + id % 3, (id * 37) % 180);
+                let page = ["/", "/pricing", "/blog"][(id % 3) as usize];
+                let name = if id % 5 == 4 { "signup" } else { "pageview" };
+                event(id, visitor, minute, page, name, ["DE", "FR"][(id % 2) as usize])
+            })
+            .collect()
+    })
+}
+
+// ------------------------------------------------------------------- helpers
+
+/// The net content of a rollup: every cell's metrics and unique count, zero
+/// cells dropped. Equal views = equal answers to every query.
+fn net(rollup: &SiteRollup) -> BTreeMap<(u32, Dimension, String), (Stats, u64)> {
+    let mut out = BTreeMap::new();
+    for (&hour, cells) in rollup.hours() {
+        for dim in Dimension::ALL {
+            for value in cells.cells(dim).keys() {
+                let stats = rollup.stats(HourRange::new(hour, hour + 1), dim, value);
+                if stats != Stats::default() {
+                    out.insert((hour, dim, value.to_string()), (stats, stats.visitors));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn aggregate(events: &[Event], config: WriterConfig) -> SiteRollup {
+    let mut w = SiteWriter::new(SITE, ReplicaId(1), config);
+    for e in events {
+        w.apply(e).unwrap_or_else(|err| panic!("{err}"));
+    }
+    w.snapshot()
+}
+
+fn run(cases: u32, strategy: impl Strategy<Value = Vec<Event>>, test: impl Fn(Vec<Event>) -> Result<(), TestCaseError>) {
+    let mut runner = TestRunner::new(Config::with_cases(cases));
+    if let Err(e) = runner.run(&strategy, test) {
+        panic!("{e}");
+    }
+}
+
+// ------------------------------------------------------------------- laws
+
+#[test]
+fn hits_are_a_lattice() {
+    check_lattice_laws(hits());
+}
+
+#[test]
+fn rollups_are_a_lattice() {
+    check_lattice_laws(rollups());
+}
+
+#[test]
+fn seq_sets_are_a_lattice() {
+    check_lattice_laws(seq_sets());
+}
+
+/// Deltas are rollup fragments: the laws on the rollups a writer's deltas
+/// carry, from several replicas (the join is what `SiteRollup::apply` does).
+#[test]
+fn deltas_are_a_lattice() {
+    let deltas = (events(), 1u64..4).prop_map(|(events, replica)| {
+        let mut w = SiteWriter::new(SITE, ReplicaId(replica), WriterConfig::default());
+        let mut sofar = SiteRollup::new(SITE);
+        for e in &events {
+            let _ = w.apply(e);
+            if let Some(d) = w.take_delta() {
+                sofar.apply(&d).unwrap_or_else(|err| panic!("{err}"));
+            }
+        }
+        sofar
+    });
+    check_lattice_laws(deltas);
+}
+
+// ------------------------------------------------------- order independence
+
+#[test]
+fn visits_depend_on_the_set_of_hits_only() {
+    let mut runner = TestRunner::new(Config::with_cases(128));
+    let case = (hits(), hits());
+    let result = runner.run(&case, |(a, b)| {
+        let ab = a.clone().joined_hits(&b);
+        let ba = b.clone().joined_hits(&a);
+        prop_assert_eq!(ab.visits().collect::<Vec<_>>(), ba.visits().collect::<Vec<_>>());
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+trait JoinedHits {
+    fn joined_hits(self, other: &Hits) -> Hits;
+}
+
+impl JoinedHits for Hits {
+    fn joined_hits(mut self, other: &Hits) -> Hits {
+        for h in other.as_slice() {
+            self.insert(*h);
+        }
+        self
+    }
+}
+
+#[test]
+fn any_arrival_order_and_duplicates_give_the_same_rollup() {
+    let case = events().prop_flat_map(|events| {
+        let n = events.len();
+        (Just(events), Just(()).prop_perturb(move |(), mut rng| {
+            let mut order: Vec<usize> = (0..n).chain(0..n / 2).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+            }
+            order
+        }))
+    });
+    let mut runner = TestRunner::new(Config::with_cases(128));
+    let result = runner.run(&case, |(events, order)| {
+        let mut sorted = events.clone();
+        sorted.sort_by_key(|e| (e.timestamp_ms, e.event_id));
+        let any = WriterConfig {
+            max_lateness_ms: u64::MAX,
+        };
+        let reference = net(&aggregate(&sorted, WriterConfig::default()));
+        let shuffled: Vec<Event> = order.iter().map(|&i| events[i].clone()).collect();
+        prop_assert_eq!(&net(&aggregate(&shuffled, any)), &reference);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn deltas_in_any_order_twice_equal_the_snapshot() {
+    run(64, events(), |events| {
+        let mut w = SiteWriter::new(SITE, ReplicaId(9), WriterConfig::default());
+        let mut deltas = Vec::new();
+        for e in &events {
+            let _ = w.apply(e);
+            deltas.extend(w.take_delta());
+        }
+        let snapshot = w.snapshot();
+        let mut store = SiteRollup::new(SITE);
+        for d in deltas.iter().rev().chain(&deltas) {
+            store.apply(d).unwrap_or_else(|err| panic!("{err}"));
+        }
+        prop_assert_eq!(net(&store), net(&snapshot));
+        Ok(())
+    });
+}
+
+// ------------------------------------------------------------ small examples
+
+/// Feeds events in order; compares the site totals over everything.
+fn check(events: &[Event], expected: (u64, u64, u64, u64, u64)) {
+    let t = aggregate(events, WriterConfig::default()).totals(HourRange::all());
+    assert_eq!(
+        (t.pageviews, t.visits, t.bounces, t.visitors, t.duration_ms / MIN),
+        expected,
+        "(pageviews, visits, bounces, visitors, duration minutes)"
+    );
+}
+
+#[test]
+fn totals_of_small_streams() {
+    let a = |id, minute| event(id, 1, minute, "/", "pageview", "DE");
+    check(&[a(1, 0)], (1, 1, 1, 1, 0));
+    check(&[a(1, 0), a(2, 10)], (2, 1, 0, 1, 10));
+    check(&[a(1, 0), a(2, 40)], (2, 2, 2, 1, 0));
+    // The late event bridges the two visits.
+    check(&[a(1, 0), a(2, 40), a(3, 20)], (3, 1, 0, 1, 40));
+    // A duplicate counts once; a custom event is no page view and no bounce breaker.
+    check(&[a(1, 0), a(1, 0)], (1, 1, 1, 1, 0));
+    check(&[a(1, 0), event(2, 1, 5, "/", "signup", "DE")], (1, 1, 1, 1, 5));
+}
+
+#[test]
+fn events_later_than_the_horizon_are_not_counted() {
+    let config = WriterConfig {
+        max_lateness_ms: 10 * MIN,
+    };
+    let mut w = SiteWriter::new(SITE, ReplicaId(1), config);
+    let admitted: Vec<Admission> = [(1, 100), (2, 89), (1, 100), (3, 95)]
+        .iter()
+        .map(|&(id, minute)| w.apply(&event(id, 1, minute, "/", "pageview", "DE")).unwrap_or(Admission::TooLate))
+        .collect();
+    assert_eq!(admitted, [Admission::New, Admission::TooLate, Admission::Duplicate, Admission::New]);
+    assert_eq!(w.stats().too_late, 1);
+}
+
+#[test]
+fn an_event_of_another_site_is_refused() {
+    let mut w = SiteWriter::new("b.example", ReplicaId(1), WriterConfig::default());
+    let err = w.apply(&event(1, 1, 0, "/", "pageview", "DE"));
+    assert!(matches!(err, Err(Error::Malformed { field: "site", .. })), "{err:?}");
+}
+
+#[test]
+fn breakdowns_by_dimension() {
+    let events = [
+        event(1, 1, 0, "/", "pageview", "DE"),
+        event(2, 1, 1, "/pricing", "pageview", "DE"),
+        event(3, 2, 2, "/pricing", "pageview", "FR"),
+        event(4, 2, 3, "/pricing", "signup", "FR"),
+    ];
+    let r = aggregate(&events, WriterConfig::default());
+    let top = |dim, order| -> Vec<(String, u64, u64, u64)> {
+        r.top(HourRange::all(), dim, order, 10)
+            .into_iter()
+            .map(|row| (row.value, row.stats.pageviews, row.stats.visits, row.stats.visitors))
+            .collect()
+    };
+    let s = |v: &str| v.to_owned();
+    assert_eq!(top(Dimension::Page, OrderBy::Pageviews), [(s("/pricing"), 2, 0, 2), (s("/"), 1, 0, 1)]);
+    assert_eq!(top(Dimension::EntryPage, OrderBy::Visits), [(s("/"), 0, 1, 1), (s("/pricing"), 0, 1, 1)]);
+    assert_eq!(top(Dimension::ExitPage, OrderBy::Visits), [(s("/pricing"), 0, 2, 2)]);
+    assert_eq!(top(Dimension::Country, OrderBy::Pageviews), [(s("DE"), 2, 1, 1), (s("FR"), 1, 1, 1)]);
+    assert_eq!(top(Dimension::Goal, OrderBy::Events), [(s("signup"), 0, 0, 1)]);
+    assert_eq!(top(Dimension::Prop, OrderBy::Events), [(s("plan=pro"), 0, 0, 1)]);
+    assert_eq!(top(Dimension::BrowserVersion, OrderBy::Pageviews), [(s("Firefox 128"), 3, 2, 2)]);
+    assert_eq!(top(Dimension::Source, OrderBy::Pageviews), [(s(""), 2, 1, 1), (s("google.com"), 1, 1, 1)]);
+}
+
+// ------------------------------------------------------------------ encoding
+
+fn golden_rollup() -> SiteRollup {
+    let mut r = SiteRollup::new(SITE);
+    let counts = Counts {
+        pageviews: 2,
+        events: 3,
+        visits_added: 2,
+        visits_retracted: 1,
+        bounces_added: 1,
+        bounces_retracted: 1,
+        duration_added_ms: 60_000,
+        duration_retracted_ms: 0,
+    };
+    let mut visitors = UniqueSketch::new();
+    visitors.insert(42);
+    let cell = Cell {
+        tally: Tally::single(ReplicaId(7), counts),
+        visitors,
+    };
+    r.hour_mut(473_352).cell_mut(Dimension::Total, "").merge(&cell);
+    r.hour_mut(473_352).cell_mut(Dimension::Page, "/x").merge(&Cell {
+        tally: Tally::single(
+            ReplicaId(7),
+            Counts {
+                pageviews: 2,
+                events: 2,
+                ..Counts::default()
+            },
+        ),
+        visitors: UniqueSketch::new(),
+    });
+    r.mark_seen(ReplicaId(7), 1);
+    r.mark_seen(ReplicaId(7), 3);
+    r
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn rollup_golden_bytes() {
+    let r = golden_rollup();
+    let bytes = r.encode();
+    assert_eq!(hex(&bytes), GOLDEN_ROLLUP);
+    assert_eq!(SiteRollup::decode(&bytes), Ok(r));
+}
+
+#[test]
+fn delta_golden_bytes() {
+    let d = Delta::new(ReplicaId(7), 3, golden_rollup());
+    let bytes = d.encode();
+    assert_eq!(hex(&bytes), GOLDEN_DELTA);
+    assert_eq!(Delta::decode(&bytes), Ok(d));
+}
+
+const GOLDEN_ROLLUP: &str = "0109612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
+const GOLDEN_DELTA: &str = "01070309612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
+
+/// Decoding errors name what is wrong.
+fn check_decode(bytes: &[u8], expected: &Error) {
+    assert_eq!(SiteRollup::decode(bytes).as_ref(), Err(expected), "bytes {}", hex(bytes));
+}
+
+#[test]
+fn bad_rollup_bytes_are_typed_errors() {
+    let good = golden_rollup().encode();
+    check_decode(&[], &Error::Truncated { kind: "rollup", field: "version" });
+    check_decode(&[9], &Error::UnsupportedVersion { kind: "rollup", found: 9, supported: "1" });
+    check_decode(&good[..good.len() - 1], &Error::Truncated { kind: "rollup", field: "body" });
+    let mut long = good.clone();
+    long.push(0);
+    check_decode(&long, &Error::TrailingBytes { kind: "rollup", count: 1 });
+}
+
+#[test]
+fn rollups_round_trip() {
+    let mut runner = TestRunner::new(Config::with_cases(128));
+    let result = runner.run(&rollups(), |r| {
+        prop_assert_eq!(SiteRollup::decode(&r.encode()), Ok(r.clone()));
+        let d = Delta::new(ReplicaId(2), 5, r);
+        prop_assert_eq!(Delta::decode(&d.encode()), Ok(d));
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn decoding_arbitrary_bytes_never_panics() {
+    let golden = golden_rollup().encode();
+    let case = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..300),
+        // Mutations of a valid encoding reach deeper into the decoder.
+        proptest::collection::vec((0..golden.len(), any::<u8>()), 1..4).prop_map(move |flips| {
+            let mut bytes = golden.clone();
+            for (at, b) in flips {
+                bytes[at] = b;
+            }
+            bytes
+        }),
+    ];
+    let mut runner = TestRunner::new(Config::with_cases(256));
+    let result = runner.run(&case, |bytes| {
+        if let Ok(r) = SiteRollup::decode(&bytes) {
+            prop_assert_eq!(SiteRollup::decode(&r.encode()), Ok(r));
+        }
+        let _ = Delta::decode(&bytes);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
