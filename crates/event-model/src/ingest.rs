@@ -103,6 +103,11 @@ impl Ingestor {
         self.salts = salts;
     }
 
+    /// The salts, to rotate them in place ([`Salts::rotate`]).
+    pub fn salts_mut(&mut self) -> &mut Salts {
+        &mut self.salts
+    }
+
     /// The salts in force.
     pub fn salts(&self) -> &Salts {
         &self.salts
@@ -164,11 +169,11 @@ impl Ingestor {
         site: &str,
         index: usize,
     ) -> Event {
-        let (referrer, referrer_source) =
-            match referrer::classify_referrer(&payload.referrer, site) {
-                ReferrerSource::External { source, .. } => (payload.referrer.to_string(), source),
-                _ => (String::new(), String::new()),
-            };
+        let (referrer, referrer_source) = match referrer::classify_referrer(&payload.referrer, site)
+        {
+            ReferrerSource::External { source, .. } => (payload.referrer.to_string(), source),
+            _ => (String::new(), String::new()),
+        };
         let source = [&page.utm[0], &page.source_param, &page.ref_param]
             .into_iter()
             .find(|s| !s.is_empty())
@@ -253,7 +258,10 @@ struct Page {
 
 impl Page {
     fn parse(url: &str, hash_mode: bool) -> Result<Page> {
-        let invalid = |reason: String| Error::Invalid { field: "url", reason };
+        let invalid = |reason: String| Error::Invalid {
+            field: "url",
+            reason,
+        };
         let parsed = Url::parse(url.trim()).map_err(|e| invalid(format!("not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(invalid(format!(
@@ -266,7 +274,10 @@ impl Page {
             .filter(|h| !h.is_empty())
             .ok_or_else(|| invalid("has no host".to_owned()))?;
         let host = host.trim_end_matches('.');
-        let hostname = host.strip_prefix("www.").unwrap_or(host).to_ascii_lowercase();
+        let hostname = host
+            .strip_prefix("www.")
+            .unwrap_or(host)
+            .to_ascii_lowercase();
         let mut pathname = match parsed.path() {
             "" => "/".to_owned(),
             path => percent_decode(path),

@@ -5,6 +5,7 @@
 //! validated, normalized, privacy-safe [`Event`]. It does no I/O and no async,
 //! and compiles to `wasm32-unknown-unknown`.
 
+pub mod archive;
 pub mod context;
 mod error;
 mod event;
@@ -19,4 +20,4 @@ pub mod visitor;
 pub use context::RequestContext;
 pub use error::{Error, Result};
 pub use event::{Channel, Device, Event, PAGEVIEW, Revenue};
-pub use ingest::{IngestConfig, Ingestor, MAX_DOMAINS, MAX_DOMAIN_BYTES, screen_class};
+pub use ingest::{IngestConfig, Ingestor, MAX_DOMAIN_BYTES, MAX_DOMAINS, screen_class};

@@ -37,8 +37,8 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::Revenue;
 use crate::error::{Error, Result};
@@ -694,7 +694,10 @@ impl<'de> Deserialize<'de> for RawProps {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawProps, E> {
                 parse_props_json(v).map(RawProps).map_err(|_| {
-                    E::invalid_value(de::Unexpected::Str("a string that is not a JSON object"), &self)
+                    E::invalid_value(
+                        de::Unexpected::Str("a string that is not a JSON object"),
+                        &self,
+                    )
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawProps, A::Error> {

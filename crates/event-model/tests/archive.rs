@@ -1,0 +1,295 @@
+//! The archive encoding: golden bytes, round-trips, hostile input.
+
+use glinto_event_model::archive::{
+    ArchiveError, BATCH_MAGIC, MAX_RECORD_BYTES, RECORD_V1, decode, decode_batch, encode,
+    encode_batch,
+};
+use glinto_event_model::{Channel, Device, Event, Revenue};
+use proptest::prelude::*;
+
+fn sample() -> Event {
+    Event {
+        event_id: 0x0102_0304_0506_0708,
+        timestamp_ms: 1_704_067_211_675,
+        site: "a.io".into(),
+        name: "pageview".into(),
+        hostname: "a.io".into(),
+        pathname: "/x".into(),
+        referrer: String::new(),
+        source: "Google".into(),
+        channel: Channel::OrganicSearch,
+        utm_source: String::new(),
+        utm_medium: String::new(),
+        utm_campaign: String::new(),
+        utm_content: String::new(),
+        utm_term: String::new(),
+        country_code: "DE".into(),
+        browser: "Firefox".into(),
+        browser_version: "121".into(),
+        os: "Linux".into(),
+        os_version: String::new(),
+        device: Device::Desktop,
+        screen: ">=1440".into(),
+        props: vec![("k".into(), "v".into())],
+        revenue: Some(Revenue {
+            currency: "EUR".into(),
+            amount_micros: -1,
+        }),
+        interactive: false,
+        visitor_id: u64::MAX,
+        previous_visitor_id: None,
+        session_id: Some(1),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Golden bytes: the layout of version 1 must never change.
+const SAMPLE_V1: &str = concat!(
+    "01",                 // tag
+    "0807060504030201",   // event_id, fixed LE
+    "9bc3c892cc31",       // timestamp_ms, varint
+    "04612e696f",         // site "a.io"
+    "087061676576696577", // name "pageview"
+    "04612e696f",         // hostname
+    "022f78",             // pathname "/x"
+    "00",                 // referrer ""
+    "06476f6f676c65",     // source "Google"
+    "01",                 // channel: OrganicSearch
+    "0000000000",         // utm_source..utm_term
+    "024445",             // country_code "DE"
+    "0746697265666f78",   // browser "Firefox"
+    "03313231",           // browser_version "121"
+    "054c696e7578",       // os "Linux"
+    "00",                 // os_version
+    "01",                 // device: Desktop
+    "063e3d31343430",     // screen ">=1440"
+    "01016b0176",         // props: 1 pair ("k", "v")
+    "010345555201",       // revenue: Some("EUR", zigzag(-1) = 1)
+    "00",                 // interactive: false
+    "ffffffffffffffff",   // visitor_id, fixed LE
+    "00",                 // previous_visitor_id: None
+    "010100000000000000", // session_id: Some(1), fixed LE
+);
+
+fn check(bytes: &[u8], expected: Result<Event, ArchiveError>) {
+    assert_eq!(decode(bytes), expected, "bytes: {}", hex(bytes));
+}
+
+#[test]
+fn golden_record() {
+    assert_eq!(hex(&encode(&sample())), SAMPLE_V1);
+    check(&encode(&sample()), Ok(sample()));
+}
+
+#[test]
+fn golden_batch() {
+    let events = [
+        sample(),
+        Event {
+            session_id: None,
+            ..sample()
+        },
+    ];
+    let batch = encode_batch(&events);
+    let record_len = SAMPLE_V1.len() / 2;
+    let second = encode(&events[1]);
+    assert_eq!(
+        hex(&batch),
+        format!(
+            "474c454201{:02x}{:02x}{SAMPLE_V1}{:02x}{}",
+            2,
+            record_len,
+            second.len(),
+            hex(&second)
+        )
+    );
+    assert_eq!(decode_batch(&batch), Ok(events.to_vec()));
+    assert_eq!(decode_batch(&encode_batch(&[])), Ok(vec![]));
+}
+
+#[test]
+fn rejects_bad_records() {
+    let good = encode(&sample());
+    check(&[], Err(ArchiveError::Truncated));
+    check(&[RECORD_V1], Err(ArchiveError::Truncated));
+    check(&good[..good.len() - 1], Err(ArchiveError::Truncated));
+    check(&[2, 0, 0], Err(ArchiveError::UnknownVersion { found: 2 }));
+    check(
+        &[&good[..], &[0]].concat(),
+        Err(ArchiveError::TrailingBytes { count: 1 }),
+    );
+    check(
+        &vec![RECORD_V1; MAX_RECORD_BYTES + 1],
+        Err(ArchiveError::TooLarge {
+            limit: MAX_RECORD_BYTES,
+            len: MAX_RECORD_BYTES + 1,
+        }),
+    );
+    let mut bad_channel = good.clone();
+    bad_channel[45] = 200; // the channel byte (see SAMPLE_V1)
+    assert_eq!(hex(&good[45..46]), "01");
+    check(
+        &bad_channel,
+        Err(ArchiveError::Invalid {
+            field: "channel",
+            reason: "unknown code 200".into(),
+        }),
+    );
+    let unsorted = Event {
+        props: vec![("b".into(), "1".into()), ("a".into(), "2".into())],
+        ..sample()
+    };
+    check(
+        &encode(&unsorted),
+        Err(ArchiveError::Invalid {
+            field: "props",
+            reason: "keys are not sorted and unique".into(),
+        }),
+    );
+    let mut bad_utf8 = good.clone();
+    bad_utf8[17] = 0xff; // inside "a.io"
+    check(
+        &bad_utf8,
+        Err(ArchiveError::Malformed {
+            reason: "Tried to parse invalid utf-8".into(),
+        }),
+    );
+    // A claimed length far beyond the input must not allocate it.
+    let props_at = hex(&good).find("01016b0176").map_or(0, |at| at / 2);
+    let mut huge_props = good[..props_at].to_vec();
+    huge_props.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    check(&huge_props, Err(ArchiveError::Truncated));
+}
+
+#[test]
+fn rejects_bad_batches() {
+    let batch = encode_batch(&[sample()]);
+    let check_batch = |bytes: &[u8], expected: Result<Vec<Event>, ArchiveError>| {
+        assert_eq!(decode_batch(bytes), expected, "bytes: {}", hex(bytes));
+    };
+    check_batch(b"", Err(ArchiveError::Truncated));
+    check_batch(b"GLE", Err(ArchiveError::Truncated));
+    check_batch(
+        b"GLEB\x02\x00",
+        Err(ArchiveError::UnknownVersion { found: 2 }),
+    );
+    check_batch(b"XXXX", Err(ArchiveError::UnknownVersion { found: b'X' }));
+    check_batch(&batch[..batch.len() - 1], Err(ArchiveError::Truncated));
+    check_batch(
+        &[&batch[..], &[1]].concat(),
+        Err(ArchiveError::TrailingBytes { count: 1 }),
+    );
+    // A count of 2^63 over an empty rest: no allocation, just Truncated.
+    check_batch(
+        &[
+            &BATCH_MAGIC[..],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        ]
+        .concat(),
+        Err(ArchiveError::Truncated),
+    );
+    check_batch(
+        &[&BATCH_MAGIC[..], &[1, 0xff, 0xff, 0xff, 0x7f]].concat(),
+        Err(ArchiveError::TooLarge {
+            limit: MAX_RECORD_BYTES,
+            len: 0x0fff_ffff,
+        }),
+    );
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![Just(String::new()), "[a-z./]{1,10}", any::<String>()]
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    (
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<Option<u64>>(),
+            any::<Option<u64>>(),
+        ),
+        proptest::collection::vec(text(), 19),
+        (0..Channel::ALL.len(), 0..Device::ALL.len(), any::<bool>()),
+        proptest::collection::btree_map(any::<String>(), any::<String>(), 0..5),
+        proptest::option::of(("[A-Z]{3}", any::<i64>())),
+    )
+        .prop_map(
+            |(
+                (event_id, timestamp_ms, visitor_id, previous_visitor_id, session_id),
+                s,
+                (c, d, interactive),
+                props,
+                revenue,
+            )| {
+                let s = |i: usize| s.get(i).cloned().unwrap_or_default();
+                Event {
+                    event_id,
+                    timestamp_ms,
+                    site: s(0),
+                    name: s(1),
+                    hostname: s(2),
+                    pathname: s(3),
+                    referrer: s(4),
+                    source: s(5),
+                    channel: Channel::ALL[c],
+                    utm_source: s(6),
+                    utm_medium: s(7),
+                    utm_campaign: s(8),
+                    utm_content: s(9),
+                    utm_term: s(10),
+                    country_code: s(11),
+                    browser: s(12),
+                    browser_version: s(13),
+                    os: s(14),
+                    os_version: s(15),
+                    device: Device::ALL[d],
+                    screen: s(16),
+                    props: props.into_iter().collect(),
+                    revenue: revenue.map(|(currency, amount_micros)| Revenue {
+                        currency,
+                        amount_micros,
+                    }),
+                    interactive,
+                    visitor_id,
+                    previous_visitor_id,
+                    session_id,
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn round_trips(event in event()) {
+        prop_assert_eq!(decode(&encode(&event)), Ok(event));
+    }
+
+    #[test]
+    fn batches_round_trip(events in proptest::collection::vec(event(), 0..8)) {
+        prop_assert_eq!(decode_batch(&encode_batch(&events)), Ok(events));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode(&bytes);
+        let _ = decode_batch(&bytes);
+        let _ = decode_batch(&[&BATCH_MAGIC[..], &bytes].concat());
+    }
+
+    #[test]
+    fn mutated_records_never_panic(at in 0..SAMPLE_V1.len() / 2, byte in any::<u8>()) {
+        let mut bytes = encode(&sample());
+        bytes[at] = byte;
+        if let Ok(event) = decode(&bytes) {
+            // Whatever decodes re-encodes to the same bytes.
+            prop_assert_eq!(encode(&event), bytes);
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! Plausible body and pixel parsing: every field, alias, limit and error.
+
+use std::borrow::Cow;
+
+use glinto_event_model::payload::{
+    MAX_BODY_BYTES, MAX_PROPS, Payload, is_currency, parse_body, parse_pixel,
+};
+use glinto_event_model::{Error, Revenue};
+use proptest::prelude::*;
+
+fn base() -> Payload<'static> {
+    Payload {
+        name: Cow::Borrowed("pageview"),
+        url: Cow::Borrowed("https://example.com/"),
+        domain: Cow::Borrowed("example.com"),
+        referrer: Cow::Borrowed(""),
+        props: Vec::new(),
+        revenue: None,
+        interactive: true,
+        hash_mode: false,
+        screen_width: None,
+        event_id: None,
+    }
+}
+
+fn with(f: impl FnOnce(&mut Payload<'static>)) -> Result<Payload<'static>, Error> {
+    let mut p = base();
+    f(&mut p);
+    Ok(p)
+}
+
+/// A body with the three required fields and `extra` appended.
+fn body(extra: &str) -> String {
+    format!(r#"{{"n":"pageview","u":"https://example.com/","d":"example.com"{extra}}}"#)
+}
+
+fn check(body: &str, expected: Result<Payload<'static>, Error>) {
+    assert_eq!(
+        parse_body(body.as_bytes(), MAX_BODY_BYTES),
+        expected,
+        "body: {body}"
+    );
+}
+
+fn check_pixel(query: &str, expected: Result<Payload<'static>, Error>) {
+    assert_eq!(
+        parse_pixel(query, MAX_BODY_BYTES),
+        expected,
+        "query: {query}"
+    );
+}
+
+fn props(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn wrong(field: &'static str, expected: &'static str) -> Result<Payload<'static>, Error> {
+    Err(Error::WrongType { field, expected })
+}
+
+#[test]
+fn long_and_short_names() {
+    check(&body(""), with(|_| {}));
+    check(
+        r#"{"name":"Signup","url":"https://example.com/a","domain":"a.com,b.com","referrer":"https://t.co/x","props":{"plan":"pro"},"revenue":{"currency":"eur","amount":"12.5"},"interactive":false,"hashMode":true,"screen_width":390,"event_id":"18446744073709551615"}"#,
+        with(|p| {
+            p.name = "Signup".into();
+            p.url = "https://example.com/a".into();
+            p.domain = "a.com,b.com".into();
+            p.referrer = "https://t.co/x".into();
+            p.props = props(&[("plan", "pro")]);
+            p.revenue = Some(Revenue {
+                currency: "EUR".into(),
+                amount_micros: 12_500_000,
+            });
+            p.interactive = false;
+            p.hash_mode = true;
+            p.screen_width = Some(390);
+            p.event_id = Some(u64::MAX);
+        }),
+    );
+    check(
+        &body(
+            r#","r":null,"m":{"a":"1"},"i":true,"h":1,"w":1920,"$":{"currency":"USD","amount":3}"#,
+        ),
+        with(|p| {
+            p.props = props(&[("a", "1")]);
+            p.hash_mode = true;
+            p.screen_width = Some(1920);
+            p.revenue = Some(Revenue {
+                currency: "USD".into(),
+                amount_micros: 3_000_000,
+            });
+        }),
+    );
+    check(
+        &body(r#","meta":"{\"a\":\"1\"}""#),
+        with(|p| p.props = props(&[("a", "1")])),
+    );
+    check(
+        &body(r#","p":null,"h":0,"event_id":7"#),
+        with(|p| p.event_id = Some(7)),
+    );
+    check(&body(r#","unknown":[1,{"x":2}],"v":3"#), with(|_| {}));
+    check(
+        r#"{"n":"caf\u00e9","u":"https://example.com/","d":"example.com"}"#,
+        with(|p| p.name = "café".into()),
+    );
+}
+
+#[test]
+fn props_follow_plausible() {
+    check(
+        &body(
+            r#","p":{"b":2,"a":true,"c":1.5,"list":[1],"obj":{"x":1},"null":null,"empty":"","blank":"  ","":"v","z":"last","z":"final"}"#,
+        ),
+        with(|p| p.props = props(&[("a", "true"), ("b", "2"), ("c", "1.5"), ("z", "final")])),
+    );
+    let many: String = (0..40).map(|i| format!(r#","k{i:02}":"v""#)).collect();
+    let kept: Vec<(String, String)> = (0..MAX_PROPS)
+        .map(|i| (format!("k{i:02}"), "v".to_owned()))
+        .collect();
+    check(
+        &body(&format!(r#","p":{{"x":"y"{many}}}"#)),
+        with(|p| p.props = kept),
+    );
+    let long_key = "k".repeat(301);
+    check(
+        &body(&format!(r#","p":{{"{long_key}":"v"}}"#)),
+        Err(Error::TooLong {
+            field: "props",
+            limit: 300,
+            len: 301,
+            unit: "bytes (key)",
+        }),
+    );
+    let long_value = "v".repeat(2001);
+    check(
+        &body(&format!(r#","p":{{"k":"{long_value}"}}"#)),
+        Err(Error::TooLong {
+            field: "props",
+            limit: 2000,
+            len: 2001,
+            unit: "bytes (value)",
+        }),
+    );
+    check(
+        &body(r#","p":"not json""#),
+        wrong(
+            "props",
+            "an object of scalar values, or a JSON string of one",
+        ),
+    );
+    check(
+        &body(r#","p":[1]"#),
+        wrong(
+            "props",
+            "an object of scalar values, or a JSON string of one",
+        ),
+    );
+}
+
+#[test]
+fn limits_and_types() {
+    let name = "é".repeat(120);
+    check(
+        &format!(r#"{{"n":"{name}","u":"https://example.com/","d":"example.com"}}"#),
+        with(|p| p.name = name.clone().into()),
+    );
+    let name = "é".repeat(121);
+    check(
+        &format!(r#"{{"n":"{name}","u":"https://example.com/","d":"example.com"}}"#),
+        Err(Error::TooLong {
+            field: "name",
+            limit: 120,
+            len: 121,
+            unit: "characters",
+        }),
+    );
+    let url = format!("https://example.com/{}", "a".repeat(2000 - 20));
+    check(
+        &format!(r#"{{"n":"x","u":"{url}","d":"example.com"}}"#),
+        with(|p| {
+            p.name = "x".into();
+            p.url = url.clone().into();
+        }),
+    );
+    let url = format!("https://example.com/{}", "a".repeat(2001 - 20));
+    check(
+        &format!(r#"{{"n":"x","u":"{url}","d":"example.com"}}"#),
+        Err(Error::TooLong {
+            field: "url",
+            limit: 2000,
+            len: 2001,
+            unit: "bytes",
+        }),
+    );
+    let referrer = format!("https://r.co/{}", "é".repeat(1000));
+    check(
+        &body(&format!(r#","r":"{referrer}""#)),
+        with(|p| p.referrer = referrer[..1999].to_owned().into()),
+    );
+    check(
+        r#"{"u":"https://example.com/","d":"example.com"}"#,
+        Err(Error::Missing { field: "name" }),
+    );
+    check(
+        r#"{"n":"pageview","d":"example.com"}"#,
+        Err(Error::Missing { field: "url" }),
+    );
+    check(
+        r#"{"n":"pageview","u":"https://example.com/","d":" "}"#,
+        Err(Error::Missing { field: "domain" }),
+    );
+    check(
+        r#"{"n":null,"u":"https://example.com/","d":"example.com"}"#,
+        Err(Error::Missing { field: "name" }),
+    );
+    check(
+        &body(r#","name":"x""#),
+        Err(Error::Duplicate { field: "name" }),
+    );
+    check(
+        &body(r#","p":{},"meta":{}"#),
+        Err(Error::Duplicate { field: "props" }),
+    );
+    check(
+        r#"{"n":7,"u":"https://example.com/","d":"example.com"}"#,
+        wrong("name", "a string"),
+    );
+    check(&body(r#","i":"yes""#), wrong("interactive", "a boolean"));
+    check(&body(r#","h":2"#), wrong("hashMode", "a boolean or 0/1"));
+    check(
+        &body(r#","w":-1"#),
+        wrong("screen_width", "a non-negative integer below 2^32"),
+    );
+    check(
+        &body(r#","event_id":1.5"#),
+        wrong(
+            "event_id",
+            "an unsigned 64-bit integer (number or decimal string)",
+        ),
+    );
+    check(
+        &body(r#","event_id":"x""#),
+        wrong(
+            "event_id",
+            "an unsigned 64-bit integer (number or decimal string)",
+        ),
+    );
+    check(
+        &body(r#","revenue":"12""#),
+        wrong(
+            "revenue",
+            "an object {\"currency\": string, \"amount\": number or string}",
+        ),
+    );
+}
+
+#[test]
+fn revenue() {
+    let rev = |currency: &str, amount_micros: i64| {
+        with(|p| {
+            p.revenue = Some(Revenue {
+                currency: currency.into(),
+                amount_micros,
+            })
+        })
+    };
+    check(
+        &body(r#","revenue":{"currency":"EUR","amount":12.5}"#),
+        rev("EUR", 12_500_000),
+    );
+    check(
+        &body(r#","revenue":{"currency":"JPY","amount":-3}"#),
+        rev("JPY", -3_000_000),
+    );
+    check(
+        &body(r#","revenue":{"currency":"USD","amount":0.30000000000000004}"#),
+        rev("USD", 300_000),
+    );
+    check(
+        &body(r#","revenue":{"currency":"USD","amount":"0.0000005"}"#),
+        rev("USD", 1),
+    );
+    check(
+        &body(r#","revenue":{"currency":"USD","amount":"0.0000004"}"#),
+        rev("USD", 0),
+    );
+    check(
+        &body(r#","revenue":{"currency":"usd","amount":" 1000000000000 "}"#),
+        rev("USD", 1_000_000_000_000_000_000),
+    );
+    check(&body(r#","revenue":null"#), with(|_| {}));
+    let invalid = |reason: &str| {
+        Err(Error::Invalid {
+            field: "revenue",
+            reason: reason.into(),
+        })
+    };
+    check(
+        &body(r#","revenue":{"currency":"EURO","amount":1}"#),
+        invalid(r#"currency "EURO" is not an ISO 4217 code"#),
+    );
+    check(
+        &body(r#","revenue":{"currency":"XYZ","amount":1}"#),
+        invalid(r#"currency "XYZ" is not an ISO 4217 code"#),
+    );
+    check(
+        &body(r#","revenue":{"currency":"EUR","amount":"1e3"}"#),
+        invalid(r#"amount "1e3" is not a decimal number of at most 1000000000000 units"#),
+    );
+    check(
+        &body(r#","revenue":{"currency":"EUR","amount":"1000000000001"}"#),
+        invalid(r#"amount "1000000000001" is not a decimal number of at most 1000000000000 units"#),
+    );
+    check(
+        &body(r#","revenue":{"currency":"EUR","amount":"."}"#),
+        invalid(r#"amount "." is not a decimal number of at most 1000000000000 units"#),
+    );
+    check(
+        &body(r#","revenue":{"currency":"EUR","amount":1e300}"#),
+        invalid(&format!(
+            "amount {:?} is not a decimal number of at most 1000000000000 units",
+            1e300_f64.to_string()
+        )),
+    );
+    assert!(is_currency("EUR") && is_currency("CHF") && !is_currency("eur") && !is_currency("BTC"));
+}
+
+#[test]
+fn malformed_bodies() {
+    let malformed = |reason: &str| {
+        Err(Error::Malformed {
+            field: "body",
+            reason: reason.into(),
+        })
+    };
+    check(
+        "",
+        malformed("EOF while parsing a value at line 1 column 0"),
+    );
+    check(
+        "[]",
+        malformed("invalid type: sequence, expected a JSON object at line 1 column 0"),
+    );
+    check(
+        "\"x\"",
+        malformed("invalid type: string \"x\", expected a JSON object at line 1 column 3"),
+    );
+    check(
+        r#"{"n":"pageview""#,
+        malformed("EOF while parsing an object at line 1 column 15"),
+    );
+    check(
+        &format!("{} {{}}", body("")),
+        malformed("trailing characters at line 1 column 63"),
+    );
+    assert_eq!(
+        parse_body(b"{\"n\":\"\xff\"}", MAX_BODY_BYTES),
+        malformed("invalid unicode code point at line 1 column 7")
+    );
+    assert_eq!(
+        parse_body(body("").as_bytes(), 10),
+        Err(Error::TooLarge {
+            field: "body",
+            limit: 10,
+            len: 61
+        })
+    );
+}
+
+#[test]
+fn pixel_query() {
+    check_pixel(
+        "?n=pageview&u=https%3A%2F%2Fexample.com%2F&d=example.com",
+        with(|_| {}),
+    );
+    check_pixel(
+        "name=Signup&url=https://example.com/&domain=example.com&r=https://t.co/&p=%7B%22a%22%3A1%7D&$=%7B%22currency%22%3A%22EUR%22%2C%22amount%22%3A%221.5%22%7D&i=false&h=1&w=800&event_id=42&x=ignored",
+        with(|p| {
+            p.name = "Signup".into();
+            p.referrer = "https://t.co/".into();
+            p.props = props(&[("a", "1")]);
+            p.revenue = Some(Revenue {
+                currency: "EUR".into(),
+                amount_micros: 1_500_000,
+            });
+            p.interactive = false;
+            p.hash_mode = true;
+            p.screen_width = Some(800);
+            p.event_id = Some(42);
+        }),
+    );
+    check_pixel(
+        "n=My+Goal&u=https://example.com/&d=example.com&r=",
+        with(|p| p.name = "My Goal".into()),
+    );
+    check_pixel(
+        "u=https://example.com/&d=example.com",
+        Err(Error::Missing { field: "name" }),
+    );
+    check_pixel(
+        "n=a&name=b&u=https://example.com/&d=example.com",
+        Err(Error::Duplicate { field: "name" }),
+    );
+    check_pixel(
+        "n=a&u=https://example.com/&d=example.com&i=maybe",
+        wrong("interactive", "a boolean"),
+    );
+    check_pixel(
+        "n=a&u=https://example.com/&d=example.com&w=wide",
+        wrong("screen_width", "a non-negative integer below 2^32"),
+    );
+    check_pixel(
+        "n=a&u=https://example.com/&d=example.com&p=%5B%5D",
+        wrong(
+            "props",
+            "an object of scalar values, or a JSON string of one",
+        ),
+    );
+    check_pixel(
+        "n=a&u=https://example.com/&d=example.com&revenue=12",
+        wrong(
+            "revenue",
+            "an object {\"currency\": string, \"amount\": number or string}",
+        ),
+    );
+    check_pixel(
+        &"x".repeat(MAX_BODY_BYTES + 1),
+        Err(Error::TooLarge {
+            field: "query",
+            limit: MAX_BODY_BYTES,
+            len: MAX_BODY_BYTES + 1,
+        }),
+    );
+}
+
+#[test]
+fn errors_say_field_and_limit() {
+    let check_text = |error: Error, text: &str, status: u16, reason: &str| {
+        assert_eq!(error.to_string(), text);
+        assert_eq!(error.http_status(), status);
+        assert_eq!(error.reason(), reason);
+    };
+    check_text(
+        Error::TooLong {
+            field: "name",
+            limit: 120,
+            len: 121,
+            unit: "characters",
+        },
+        "field `name` is 121 characters, more than the limit of 120",
+        400,
+        "too_long",
+    );
+    check_text(
+        Error::TooLarge {
+            field: "body",
+            limit: 10,
+            len: 11,
+        },
+        "body is 11 bytes, more than the limit of 10 bytes",
+        413,
+        "too_large",
+    );
+    check_text(
+        Error::Bot(glinto_event_model::ua::BotReason::Crawler),
+        "rejected as a bot: user_agent is a known crawler",
+        202,
+        "bot_crawler",
+    );
+    assert_eq!(Error::Missing { field: "url" }.field(), "url");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn body_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_body(&bytes, MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn body_fields_never_panic(name in any::<String>(), url in any::<String>(), props in any::<String>(), amount in any::<String>()) {
+        let body = serde_json::json!({"n": name, "u": url, "d": "a.com", "p": props, "revenue": {"currency": "EUR", "amount": amount}});
+        let _ = parse_body(body.to_string().as_bytes(), MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn pixel_never_panics(query in any::<String>()) {
+        let _ = parse_pixel(&query, MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn json_and_pixel_agree(name in "[a-zA-Z0-9 ]{1,30}", path in "[a-z/]{0,20}", width in any::<u32>()) {
+        let url = format!("https://example.com/{path}");
+        let json = serde_json::json!({"name": name, "url": url, "domain": "example.com", "w": width}).to_string();
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("n", &name).append_pair("u", &url).append_pair("d", "example.com")
+            .append_pair("w", &width.to_string()).finish();
+        prop_assert_eq!(parse_body(json.as_bytes(), MAX_BODY_BYTES), parse_pixel(&query, MAX_BODY_BYTES));
+    }
+}
