@@ -138,7 +138,7 @@ fn decode_sparse(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
     let mut next_slot = 0u32;
     let slots = 1u32 << SPARSE_PRECISION;
     for _ in 0..n {
-        let quotient = bits.unary(u64::from(slots >> k), "sparse gap")?;
+        let quotient = bits.unary(u64::from(slots >> k), "sparse gap quotient")?;
         let remainder = bits.bits(k, "sparse gap")?;
         let gap = ((quotient as u32) << k) | remainder;
         let slot = next_slot

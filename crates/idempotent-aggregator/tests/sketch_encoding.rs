@@ -1,0 +1,298 @@
+//! Golden bytes, decoding errors, merge compatibility and serde embedding.
+
+use glinto_aggregator::Error;
+use glinto_aggregator::lattice::{Lattice, LatticeExt};
+use glinto_aggregator::sketch::UniqueSketch;
+
+fn sketch(precision: u8, ids: impl IntoIterator<Item = u64>) -> UniqueSketch {
+    let mut sketch = UniqueSketch::with_precision(precision).expect("valid precision");
+    for id in ids {
+        sketch.insert(id);
+    }
+    sketch
+}
+
+#[test]
+fn golden_bytes() {
+    fn check(sketch: &UniqueSketch, expected: &[u8]) {
+        assert_eq!(sketch.encode(), expected, "{sketch:?}");
+        assert_eq!(UniqueSketch::decode(expected).as_ref(), Ok(sketch));
+    }
+    // version 1, header 0x4e = SplitMix64 (1 << 6) | sparse | p 14, count 0.
+    check(&UniqueSketch::new(), &[1, 0x4e, 0]);
+    // Three Rice-coded slots (k = 23); no slot has its low 11 bits zero, so
+    // no rank bits.
+    check(
+        &sketch(14, [1, 2, 3]),
+        &[1, 0x4e, 3, 58, 22, 41, 179, 255, 24, 134, 78, 7, 128],
+    );
+    check(&sketch(14, [42]), &[1, 0x4e, 1, 158, 235, 153, 0]);
+    check(&sketch(4, [5]), &[1, 0x44, 1, 99, 3, 59, 0]);
+    // Dense at p = 4 (header 0x64): registers 1..=6 counted 3 1 5 2 4 1, the
+    // rANS state 0x18daeb93, three renormalisation bytes.
+    check(
+        &sketch(4, 0..100),
+        &[
+            1, 0x64, 1, 6, 3, 1, 5, 2, 4, 1, 24, 218, 235, 147, 17, 158, 79, 198,
+        ],
+    );
+}
+
+#[test]
+fn decoding_rejects_what_no_encoder_writes() {
+    fn check(bytes: &[u8], expected: Error) {
+        assert_eq!(UniqueSketch::decode(bytes), Err(expected), "{bytes:?}");
+    }
+    let kind = "UniqueSketch";
+    check(
+        &[],
+        Error::Truncated {
+            kind,
+            field: "version",
+        },
+    );
+    check(
+        &[2, 0x4e, 0],
+        Error::UnsupportedVersion {
+            kind,
+            found: 2,
+            supported: "1",
+        },
+    );
+    check(
+        &[1],
+        Error::Truncated {
+            kind,
+            field: "header",
+        },
+    );
+    check(
+        &[1, 0x43, 0],
+        Error::InvalidPrecision {
+            precision: 3,
+            min: 4,
+            max: 18,
+        },
+    );
+    check(
+        &[1, 0x53, 0],
+        Error::InvalidPrecision {
+            precision: 19,
+            min: 4,
+            max: 18,
+        },
+    );
+    check(
+        &[1, 0x0e, 0],
+        Error::Malformed {
+            kind,
+            field: "hash scheme",
+            reason: "unknown hash scheme tag",
+        },
+    );
+    check(&[1, 0x4e, 0, 0], Error::TrailingBytes { kind, count: 1 });
+    // p = 4 keeps at most one sparse slot.
+    check(
+        &[1, 0x44, 2, 0, 0],
+        Error::OutOfRange {
+            kind,
+            field: "sparse entry count",
+            value: 2,
+            limit: 1,
+        },
+    );
+    check(
+        &[1, 0x44, 1, 99, 3, 59],
+        Error::Truncated {
+            kind,
+            field: "sparse gap",
+        },
+    );
+    check(
+        &[1, 0x44, 1, 99, 3, 59, 1],
+        Error::Malformed {
+            kind,
+            field: "sparse padding",
+            reason: "non-zero padding bits",
+        },
+    );
+    check(
+        &[1, 0x44, 1, 0xff, 0xff, 0xff, 0xff],
+        Error::OutOfRange {
+            kind,
+            field: "sparse gap quotient",
+            value: 8,
+            limit: 2,
+        },
+    );
+    let dense = [
+        1, 0x64, 1, 6, 3, 1, 5, 2, 4, 1, 24, 218, 235, 147, 17, 158, 79, 198,
+    ];
+    let with = |at: usize, byte: u8| {
+        let mut bytes = dense.to_vec();
+        bytes[at] = byte;
+        bytes
+    };
+    check(
+        &with(3, 62),
+        Error::OutOfRange {
+            kind,
+            field: "highest register",
+            value: 62,
+            limit: 61,
+        },
+    );
+    check(
+        &with(2, 7),
+        Error::Malformed {
+            kind,
+            field: "lowest register",
+            reason: "above the highest register",
+        },
+    );
+    check(
+        &with(4, 4),
+        Error::Malformed {
+            kind,
+            field: "register counts",
+            reason: "do not add up to 2^p",
+        },
+    );
+    check(
+        &with(10, 0x80),
+        Error::Malformed {
+            kind,
+            field: "rANS state",
+            reason: "outside [2^23, 2^31)",
+        },
+    );
+    check(
+        &dense[..16],
+        Error::Truncated {
+            kind,
+            field: "rANS stream",
+        },
+    );
+    check(
+        &[&dense[..], &[0]].concat(),
+        Error::TrailingBytes { kind, count: 1 },
+    );
+    check(
+        &with(13, 146),
+        Error::Malformed {
+            kind,
+            field: "rANS stream",
+            reason: "does not end in the initial state",
+        },
+    );
+}
+
+#[test]
+fn precision_is_validated() {
+    fn check(precision: u8, expected: Result<u8, Error>) {
+        assert_eq!(
+            UniqueSketch::with_precision(precision).map(|s| s.precision()),
+            expected
+        );
+    }
+    check(
+        3,
+        Err(Error::InvalidPrecision {
+            precision: 3,
+            min: 4,
+            max: 18,
+        }),
+    );
+    check(4, Ok(4));
+    check(18, Ok(18));
+    check(
+        19,
+        Err(Error::InvalidPrecision {
+            precision: 19,
+            min: 4,
+            max: 18,
+        }),
+    );
+    assert_eq!(UniqueSketch::new().precision(), 14);
+    assert!((UniqueSketch::new().standard_error() - 0.008125).abs() < 1e-12);
+}
+
+#[test]
+fn incompatible_sketches_never_merge() {
+    let mut ours = sketch(12, 0..10);
+    let theirs = sketch(14, 5..20);
+    let before = ours.clone();
+    assert_eq!(
+        ours.try_merge(&theirs),
+        Err(Error::IncompatibleSketch {
+            field: "precision",
+            ours: 12,
+            theirs: 14
+        })
+    );
+    assert_eq!(ours, before);
+    // The infallible merge leaves an incompatible sketch out rather than
+    // double counting.
+    ours.merge(&theirs);
+    assert_eq!(ours, before);
+    assert_eq!(ours.count(), 10);
+}
+
+#[test]
+fn the_estimate_is_cached_and_invalidated() {
+    let mut sketch = sketch(14, 0..2_000);
+    let first = sketch.estimate();
+    assert_eq!(sketch.estimate().to_bits(), first.to_bits());
+    sketch.insert(1_000_000);
+    assert_ne!(sketch.estimate(), first);
+    let mut other = UniqueSketch::new();
+    other.insert(2_000_000);
+    let before = sketch.estimate();
+    sketch.merge(&other);
+    assert!(sketch.estimate() > before);
+}
+
+#[test]
+fn counts_through_shared_references_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<UniqueSketch>();
+    let sketch = sketch(14, 0..50_000);
+    let estimates: Vec<f64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| sketch.estimate())).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    assert!(
+        estimates
+            .windows(2)
+            .all(|w| w[0].to_bits() == w[1].to_bits())
+    );
+}
+
+#[test]
+fn serde_embeds_the_compact_encoding() {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Cell {
+        hour: u32,
+        visitors: UniqueSketch,
+    }
+    let cell = Cell {
+        hour: 7,
+        visitors: sketch(14, [1, 2, 3]),
+    };
+    let bytes = postcard::to_allocvec(&cell).expect("serializes");
+    assert_eq!(bytes[..2], [7, 13], "hour, then the encoding's length");
+    assert_eq!(bytes[2..], cell.visitors.encode());
+    assert_eq!(
+        postcard::from_bytes::<Cell>(&bytes).ok(),
+        Some(Cell {
+            hour: 7,
+            visitors: sketch(14, [1, 2, 3])
+        })
+    );
+    let json = serde_json::to_string(&cell).expect("serializes");
+    assert_eq!(serde_json::from_str::<Cell>(&json).ok(), Some(cell));
+    assert!(postcard::from_bytes::<Cell>(&[7, 3, 1, 0x4e, 9]).is_err());
+}
