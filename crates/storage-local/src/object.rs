@@ -19,7 +19,8 @@ use crate::store::Shared;
 /// its record header and B-tree leaf overhead is kept just under 64 KiB: 16 whole 4 KiB pages.
 pub(crate) const CHUNK_BYTES: u32 = 64 * 1024 - 256;
 
-/// Largest object one `put` accepts: 1 GiB. The body arrives whole in memory and is written in
+/// Largest object one `put` accepts: 1 GiB (lower it with
+/// [`LocalOptions::max_object_bytes`](crate::LocalOptions::max_object_bytes)). The body arrives whole in memory and is written in
 /// one transaction; larger archives belong in R2.
 pub const MAX_OBJECT_BYTES: u64 = 1024 * 1024 * 1024;
 
@@ -57,12 +58,12 @@ impl LocalObjects {
     }
 }
 
-/// The local object capability: R2's semantics and key limits, a 1 GiB body limit, no
-/// per-key write rate limit.
-pub(crate) fn capability() -> Capability {
+/// The local object capability: R2's semantics and key limits, a body limit of at most 1 GiB,
+/// no per-key write rate limit.
+pub(crate) fn capability(max_object_bytes: u64) -> Capability {
     let mut c = Capability::r2();
     c.backend = "local";
-    c.max_value_bytes = MAX_OBJECT_BYTES;
+    c.max_value_bytes = max_object_bytes;
     c.max_writes_per_key_per_second = None;
     c
 }
@@ -79,7 +80,7 @@ pub(crate) fn etag_of(body: &[u8]) -> String {
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ObjectStore for LocalObjects {
     fn capability(&self) -> Capability {
-        capability()
+        capability(self.shared.max_object_bytes)
     }
 
     async fn put(&self, key: &str, body: Bytes, mode: PutMode) -> Result<ObjectMeta> {

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use glinto_storage::{
-    Capability, Error, Result, StateListOptions, StateStore, Timestamp, WriteBatch, WriteOp,
-    async_trait,
+    Capability, Result, StateListOptions, StateStore, Timestamp, WriteBatch, WriteOp, async_trait,
 };
 
 use crate::engine::{Range, StateOp, StateTables};
@@ -53,25 +52,16 @@ pub(crate) fn capability() -> Capability {
     c
 }
 
-/// Whether `start..end` selects nothing by its bounds alone (redb must not see such a range).
-fn empty_range(start: &Bound<String>, end: &Bound<String>) -> Result<bool> {
-    let (s, s_incl) = match start {
-        Bound::Included(s) => (s, true),
-        Bound::Excluded(s) => (s, false),
-        Bound::Unbounded => return Ok(false),
-    };
-    let (e, e_incl) = match end {
-        Bound::Included(e) => (e, true),
-        Bound::Excluded(e) => (e, false),
-        Bound::Unbounded => return Ok(false),
-    };
-    if s > e {
-        return Err(Error::InvalidArgument {
-            field: "range",
-            reason: format!("start {s:?} is after end {e:?}"),
-        });
+/// Whether `start..end` selects nothing by its bounds alone (an inverted range selects
+/// nothing, as in a Durable Object; redb must not be asked for one).
+fn empty_range(start: &Bound<String>, end: &Bound<String>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+            s >= e
+        }
+        _ => false,
     }
-    Ok(s == e && !(s_incl && e_incl))
 }
 
 fn as_bytes(bound: &Bound<String>) -> Bound<&[u8]> {
@@ -135,7 +125,7 @@ impl StateStore for LocalState {
 
     async fn list(&self, options: StateListOptions) -> Result<Vec<(String, Bytes)>> {
         let limit = list_limit(&self.capability(), options.limit)?;
-        if empty_range(&options.start, &options.end)? {
+        if empty_range(&options.start, &options.end) {
             return Ok(Vec::new());
         }
         let range = Range {

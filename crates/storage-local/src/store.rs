@@ -9,7 +9,7 @@ use glinto_storage::{Clock, SystemClock, Timestamp};
 use crate::engine::{Engine, Fault, KvTables, ObjectTables, StateTables};
 use crate::error::OpenError;
 use crate::lock::DirLock;
-use crate::{LocalKv, LocalObjects, LocalState};
+use crate::{LocalKv, LocalObjects, LocalState, MAX_OBJECT_BYTES};
 
 /// Name of the database file inside the data directory.
 pub const DATABASE_FILE: &str = "glinto.redb";
@@ -23,6 +23,7 @@ pub struct LocalOptions {
     clock: Arc<dyn Clock>,
     verify_on_open: bool,
     cache_bytes: usize,
+    max_object_bytes: u64,
 }
 
 impl fmt::Debug for LocalOptions {
@@ -31,6 +32,7 @@ impl fmt::Debug for LocalOptions {
             .field("clock", &self.clock)
             .field("verify_on_open", &self.verify_on_open)
             .field("cache_bytes", &self.cache_bytes)
+            .field("max_object_bytes", &self.max_object_bytes)
             .finish()
     }
 }
@@ -41,6 +43,7 @@ impl Default for LocalOptions {
             clock: Arc::new(SystemClock),
             verify_on_open: true,
             cache_bytes: 64 * 1024 * 1024,
+            max_object_bytes: MAX_OBJECT_BYTES,
         }
     }
 }
@@ -69,6 +72,13 @@ impl LocalOptions {
         self
     }
 
+    /// The largest object body a `put` accepts, at most (and by default)
+    /// [`MAX_OBJECT_BYTES`]; reported as the object store's `max_value_bytes`.
+    pub fn max_object_bytes(mut self, bytes: u64) -> Self {
+        self.max_object_bytes = bytes.min(MAX_OBJECT_BYTES);
+        self
+    }
+
     /// Bytes of redb's page cache (default 64 MiB).
     pub fn cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_bytes = bytes;
@@ -89,6 +99,7 @@ pub struct LocalStore {
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) max_object_bytes: u64,
     dir: PathBuf,
     _lock: DirLock,
 }
@@ -171,6 +182,7 @@ impl LocalStore {
             shared: Arc::new(Shared {
                 engine,
                 clock: options.clock,
+                max_object_bytes: options.max_object_bytes,
                 dir: dir.to_path_buf(),
                 _lock: lock,
             }),
@@ -299,6 +311,15 @@ fn open_error(dir: &Path, path: &Path, error: redb::DatabaseError) -> OpenError 
             path,
             detail: format!("redb file format {version} is not supported by this build"),
         },
+        // redb reports a file without its magic number as invalid data.
+        redb::DatabaseError::Storage(redb::StorageError::Io(source))
+            if source.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            OpenError::Corrupted {
+                path,
+                detail: source.to_string(),
+            }
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(source)) => {
             OpenError::Io { path, source }
         }
