@@ -1,0 +1,176 @@
+//! [`MemoryKv`]: an in-memory [`KvStore`].
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use glinto_storage::{
+    Capability, Clock, Error, KvEntry, KvKey, KvListOptions, KvListPage, KvPutOptions, KvStore,
+    Result, Timestamp,
+};
+
+use crate::{decode_cursor, encode_cursor, lock};
+
+#[derive(Debug, Clone)]
+struct Slot {
+    value: Bytes,
+    metadata: Option<String>,
+    expires: Option<Timestamp>,
+}
+
+impl Slot {
+    fn live(&self, now: Timestamp) -> bool {
+        self.expires.is_none_or(|at| now < at)
+    }
+}
+
+/// An in-memory, deterministic [`KvStore`] with Workers KV's limits.
+///
+/// Unlike Workers KV it is strongly consistent (reads see every acknowledged
+/// write), so its capability says `read_after_write: true`; wrap it in
+/// [`crate::PropagatingKv`] to test code against KV's propagation delay.
+/// Expired entries disappear by the [`Clock`] it is given; they are purged
+/// lazily when a write touches the store.
+#[derive(Debug)]
+pub struct MemoryKv {
+    clock: Arc<dyn Clock>,
+    capability: Capability,
+    map: Mutex<BTreeMap<String, Slot>>,
+}
+
+impl MemoryKv {
+    /// A store with Workers KV's production limits (including the 60 s
+    /// minimum TTL, so code that would fail in production fails in tests),
+    /// minus the per-key write rate limit, which it does not enforce.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let mut capability = Capability::workers_kv();
+        capability.backend = "memory-kv";
+        capability.read_after_write = true;
+        capability.max_writes_per_key_per_second = None;
+        Self::with_capability(clock, capability)
+    }
+
+    /// A store enforcing `capability`'s limits (TTL on or off, minimum TTL,
+    /// key, value and metadata sizes, list limit).
+    pub fn with_capability(clock: Arc<dyn Clock>, capability: Capability) -> Self {
+        MemoryKv {
+            clock,
+            capability,
+            map: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The number of live entries.
+    pub fn len(&self) -> usize {
+        let now = self.clock.now();
+        lock(&self.map).values().filter(|s| s.live(now)).count()
+    }
+
+    /// Whether there are no live entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn deadline(&self, options: &KvPutOptions, now: Timestamp) -> Result<Option<Timestamp>> {
+        let Some(expiration) = options.expiration else {
+            return Ok(None);
+        };
+        if !self.capability.ttl {
+            return Err(self.capability.not_supported("ttl"));
+        }
+        let deadline = expiration.deadline(now);
+        let ttl = deadline.saturating_duration_since(now);
+        if deadline <= now || ttl < self.capability.min_ttl {
+            return Err(Error::InvalidArgument {
+                field: "expiration",
+                reason: format!(
+                    "expires {ttl:?} from now; the minimum is {:?} and it must be in the future",
+                    self.capability.min_ttl
+                ),
+            });
+        }
+        Ok(Some(deadline))
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl KvStore for MemoryKv {
+    fn capability(&self) -> Capability {
+        self.capability
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<KvEntry>> {
+        self.capability.check_key(key)?;
+        let now = self.clock.now();
+        Ok(lock(&self.map)
+            .get(key)
+            .filter(|slot| slot.live(now))
+            .map(|slot| KvEntry {
+                value: slot.value.clone(),
+                metadata: slot.metadata.clone(),
+            }))
+    }
+
+    async fn put(&self, key: &str, value: Bytes, options: KvPutOptions) -> Result<()> {
+        let cap = &self.capability;
+        cap.check_key(key)?;
+        cap.check_value(value.len())?;
+        if let Some(metadata) = &options.metadata {
+            cap.check_metadata(metadata.len())?;
+        }
+        let now = self.clock.now();
+        let expires = self.deadline(&options, now)?;
+        let mut map = lock(&self.map);
+        map.retain(|_, slot| slot.live(now));
+        map.insert(
+            key.to_owned(),
+            Slot {
+                value,
+                metadata: options.metadata,
+                expires,
+            },
+        );
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.capability.check_key(key)?;
+        lock(&self.map).remove(key);
+        Ok(())
+    }
+
+    async fn list(&self, options: KvListOptions) -> Result<KvListPage> {
+        let limit = options
+            .limit
+            .unwrap_or(self.capability.max_list_limit.min(1000));
+        self.capability.check_list_limit(limit)?;
+        let start = match &options.cursor {
+            Some(cursor) => Bound::Excluded(decode_cursor(cursor)?.to_owned()),
+            None => Bound::Included(options.prefix.clone()),
+        };
+        let now = self.clock.now();
+        let map = lock(&self.map);
+        let mut matching = map
+            .range::<String, _>((start, Bound::Unbounded))
+            .take_while(|(key, _)| key.starts_with(options.prefix.as_str()))
+            .filter(|(_, slot)| slot.live(now));
+        let keys: Vec<KvKey> = matching
+            .by_ref()
+            .take(limit)
+            .map(|(name, slot)| KvKey {
+                name: name.clone(),
+                expiration: slot.expires,
+                metadata: slot.metadata.clone(),
+            })
+            .collect();
+        let more = matching.next().is_some();
+        let cursor = match keys.last() {
+            Some(last) if more => Some(encode_cursor(&last.name)),
+            _ => None,
+        };
+        Ok(KvListPage::new(keys, cursor))
+    }
+}

@@ -1,0 +1,609 @@
+//! Conformance tests of the [`KvStore`] contract.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{
+    Context, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
+    key_of_len, run_tests, strictly_ascending,
+};
+use crate::{Error, KvEntry, KvListOptions, KvPutOptions, KvStore, Limit};
+
+pub(super) async fn run(store: &dyn KvStore, h: &Harness, report: &mut Report) {
+    run_tests!(
+        report,
+        store,
+        h,
+        [
+            kv_put_get_overwrite,
+            kv_delete_is_idempotent,
+            kv_ttl_expiry,
+            kv_ttl_minimum,
+            kv_list_paging,
+            kv_list_arguments,
+            kv_size_limits,
+            kv_odd_keys,
+        ]
+    );
+}
+
+async fn get(store: &dyn KvStore, key: &str, step: &str) -> Step<Option<KvEntry>> {
+    store.get(key).await.ctx(step)
+}
+
+/// Every key under `prefix`, following cursors with pages of `limit`.
+async fn list_all(store: &dyn KvStore, prefix: &str, limit: usize) -> Step<Vec<crate::KvKey>> {
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    // A page may be empty with a cursor; bound the loop anyway so a broken
+    // cursor cannot hang the suite.
+    for _ in 0..100_000 {
+        let page = store
+            .list(KvListOptions::prefix(prefix).cursor(cursor).limit(limit))
+            .await
+            .ctx("list")?;
+        ensure!(
+            page.keys.len() <= limit,
+            "list: page of {} keys exceeds limit {limit}",
+            page.keys.len()
+        );
+        keys.extend(page.keys);
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(keys),
+        }
+    }
+    Err(super::fail("list: cursor never reached the end"))
+}
+
+/// Get returns what put wrote, with its metadata; absent keys are `None`; a
+/// rewrite replaces value and metadata; empty values are values.
+pub async fn kv_put_get_overwrite(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(put_get_overwrite(store, h).await)
+}
+
+async fn put_get_overwrite(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    let p = h.prefix("kv_put_get_overwrite");
+    let key = format!("{p}k");
+    ensure!(
+        get(store, &key, "get absent").await?.is_none(),
+        "get of a never-written key must be None"
+    );
+    let with_meta = cap.max_metadata_bytes > 0;
+    let options = if with_meta {
+        KvPutOptions::new().metadata(r#"{"v":1}"#)
+    } else {
+        KvPutOptions::new()
+    };
+    store
+        .put(&key, Bytes::from_static(b"first"), options)
+        .await
+        .ctx("put")?;
+    h.settle(&cap).await?;
+    let entry = get(store, &key, "get").await?;
+    let expected_meta = with_meta.then(|| r#"{"v":1}"#.to_owned());
+    ensure!(
+        entry
+            == Some(KvEntry {
+                value: Bytes::from_static(b"first"),
+                metadata: expected_meta
+            }),
+        "get after put: got {entry:?}"
+    );
+    h.pace(&cap).await?;
+    store
+        .put(&key, Bytes::from_static(b"second"), KvPutOptions::new())
+        .await
+        .ctx("overwrite")?;
+    h.settle(&cap).await?;
+    let entry = get(store, &key, "get after overwrite").await?;
+    ensure!(
+        entry
+            == Some(KvEntry {
+                value: Bytes::from_static(b"second"),
+                metadata: None
+            }),
+        "an overwrite replaces value and metadata: got {entry:?}"
+    );
+    let empty = format!("{p}empty");
+    store
+        .put(&empty, Bytes::new(), KvPutOptions::new())
+        .await
+        .ctx("put empty value")?;
+    h.settle(&cap).await?;
+    let entry = get(store, &empty, "get empty value").await?;
+    ensure!(
+        entry.as_ref().is_some_and(|e| e.value.is_empty()),
+        "an empty value is a value, not an absence: got {entry:?}"
+    );
+    if !with_meta {
+        expect_err(
+            store
+                .put(&key, Bytes::new(), KvPutOptions::new().metadata("m"))
+                .await,
+            "put with metadata on a store without metadata",
+            "TooLarge(metadata) or NotSupported",
+            |e| {
+                matches!(
+                    e,
+                    Error::TooLarge {
+                        what: Limit::MetadataBytes,
+                        ..
+                    } | Error::NotSupported { .. }
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Deleting removes the key; deleting an absent key succeeds.
+pub async fn kv_delete_is_idempotent(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(delete_is_idempotent(store, h).await)
+}
+
+async fn delete_is_idempotent(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    let key = format!("{}k", h.prefix("kv_delete_is_idempotent"));
+    store.delete(&key).await.ctx("delete of an absent key")?;
+    store
+        .put(&key, Bytes::from_static(b"v"), KvPutOptions::new())
+        .await
+        .ctx("put")?;
+    h.settle(&cap).await?;
+    h.pace(&cap).await?;
+    store.delete(&key).await.ctx("delete")?;
+    h.settle(&cap).await?;
+    ensure!(
+        get(store, &key, "get after delete").await?.is_none(),
+        "a deleted key must read as None"
+    );
+    h.pace(&cap).await?;
+    store.delete(&key).await.ctx("second delete")?;
+    Ok(())
+}
+
+/// Entries with an expiration are readable and listed before it and absent
+/// (from get and list) after it; a rewrite without expiration is permanent.
+/// Stores without TTL refuse an expiration with `NotSupported`.
+pub async fn kv_ttl_expiry(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(ttl_expiry(store, h).await)
+}
+
+async fn ttl_expiry(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    let p = h.prefix("kv_ttl_expiry");
+    let after = format!("{p}after");
+    let at = format!("{p}at");
+    let renewed = format!("{p}renewed");
+    if !cap.ttl {
+        expect_err(
+            store
+                .put(
+                    &after,
+                    Bytes::new(),
+                    KvPutOptions::new().expire_after(Duration::from_secs(3600)),
+                )
+                .await,
+            "put with a TTL on a store without TTL",
+            "NotSupported",
+            |e| matches!(e, Error::NotSupported { .. }),
+        )?;
+        return Err(Stop::Skip("the store has no TTL (refusal checked)".into()));
+    }
+    // Long enough to survive the settle delay, at least the minimum.
+    let settle = if cap.read_after_write {
+        Duration::ZERO
+    } else {
+        h.settle_delay
+    };
+    let ttl = cap.min_ttl.max(Duration::from_secs(1)) + settle;
+    let now = h.now();
+    store
+        .put(
+            &after,
+            Bytes::from_static(b"a"),
+            KvPutOptions::new().expire_after(ttl),
+        )
+        .await
+        .ctx("put with expire_after")?;
+    store
+        .put(
+            &at,
+            Bytes::from_static(b"b"),
+            KvPutOptions::new().expire_at(now.saturating_add(ttl)),
+        )
+        .await
+        .ctx("put with expire_at")?;
+    store
+        .put(
+            &renewed,
+            Bytes::from_static(b"c"),
+            KvPutOptions::new().expire_after(ttl),
+        )
+        .await
+        .ctx("put renewed with TTL")?;
+    h.settle(&cap).await?;
+    for key in [&after, &at, &renewed] {
+        ensure!(
+            get(store, key, "get before expiry").await?.is_some(),
+            "{key:?} must be readable before its expiration"
+        );
+    }
+    let listed = list_all(store, &p, 1000.min(cap.max_list_limit)).await?;
+    let deadline = now.saturating_add(ttl);
+    for key in &listed {
+        // Workers KV keeps whole seconds: allow rounding either way.
+        let close = |e: crate::Timestamp| {
+            e.saturating_duration_since(deadline)
+                .max(deadline.saturating_duration_since(e))
+                <= settle + Duration::from_secs(1)
+        };
+        ensure!(
+            key.expiration.is_some_and(close),
+            "list must report the expiration of {:?} (about {deadline}), got {:?}",
+            key.name,
+            key.expiration
+        );
+    }
+    ensure!(
+        listed.len() == 3,
+        "list before expiry: expected 3 keys, got {listed:?}"
+    );
+    h.pace(&cap).await?;
+    store
+        .put(&renewed, Bytes::from_static(b"c2"), KvPutOptions::new())
+        .await
+        .ctx("rewrite without TTL")?;
+    h.pass(ttl + Duration::from_secs(1), "TTL expiry").await?;
+    h.settle(&cap).await?;
+    for key in [&after, &at] {
+        ensure!(
+            get(store, key, "get after expiry").await?.is_none(),
+            "{key:?} must be absent after its expiration"
+        );
+    }
+    let entry = get(store, &renewed, "get rewritten key").await?;
+    ensure!(
+        entry.is_some_and(|e| e.value == "c2"),
+        "a rewrite without expiration must make the key permanent"
+    );
+    let listed = list_all(store, &p, 1000.min(cap.max_list_limit)).await?;
+    ensure!(
+        listed.len() == 1
+            && listed
+                .first()
+                .is_some_and(|k| k.name == renewed && k.expiration.is_none()),
+        "list after expiry must hold only the permanent key: got {listed:?}"
+    );
+    Ok(())
+}
+
+/// Expirations below the minimum TTL, or in the past, are refused with
+/// `InvalidArgument` and write nothing.
+pub async fn kv_ttl_minimum(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(ttl_minimum(store, h).await)
+}
+
+async fn ttl_minimum(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    if !cap.ttl {
+        return Err(Stop::Skip("the store has no TTL".into()));
+    }
+    let key = format!("{}k", h.prefix("kv_ttl_minimum"));
+    let invalid = |e: &Error| {
+        matches!(
+            e,
+            Error::InvalidArgument {
+                field: "expiration",
+                ..
+            }
+        )
+    };
+    if let Some(short) = cap.min_ttl.checked_sub(Duration::from_millis(1))
+        && !cap.min_ttl.is_zero()
+    {
+        expect_err(
+            store
+                .put(&key, Bytes::new(), KvPutOptions::new().expire_after(short))
+                .await,
+            "expire_after just below min_ttl",
+            "InvalidArgument(expiration)",
+            invalid,
+        )?;
+    }
+    expect_err(
+        store
+            .put(
+                &key,
+                Bytes::new(),
+                KvPutOptions::new().expire_after(Duration::ZERO),
+            )
+            .await,
+        "expire_after zero",
+        "InvalidArgument(expiration)",
+        invalid,
+    )?;
+    let past = crate::Timestamp::from_unix_millis(h.now().as_unix_millis().saturating_sub(1_000));
+    expect_err(
+        store
+            .put(&key, Bytes::new(), KvPutOptions::new().expire_at(past))
+            .await,
+        "expire_at in the past",
+        "InvalidArgument(expiration)",
+        invalid,
+    )?;
+    h.settle(&cap).await?;
+    ensure!(
+        get(store, &key, "get after refused puts").await?.is_none(),
+        "a refused put must write nothing"
+    );
+    Ok(())
+}
+
+/// Paging by cursor over thousands of keys visits each key under the prefix
+/// exactly once, in ascending byte order, and no key outside it.
+pub async fn kv_list_paging(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(list_paging(store, h).await)
+}
+
+async fn list_paging(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    let p = h.prefix("kv_list_paging");
+    let inside = format!("{p}in/");
+    // Keys that share a textual prefix but are not under `inside`.
+    let outside = [format!("{p}in"), format!("{p}in0"), format!("{p}im/z")];
+    let mut expected = BTreeSet::new();
+    for i in 0..h.paging_keys {
+        // Unpadded numbers so byte order differs from numeric order.
+        expected.insert(format!("{inside}{i}"));
+    }
+    for key in expected.iter().chain(outside.iter()) {
+        store
+            .put(key, Bytes::from_static(b"v"), KvPutOptions::new())
+            .await
+            .ctx("put")?;
+    }
+    h.settle(&cap).await?;
+    for limit in [1000.min(cap.max_list_limit), 7] {
+        let keys = list_all(store, &inside, limit).await?;
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        ensure!(
+            strictly_ascending(names.iter().copied()),
+            "list (limit {limit}) must be strictly ascending, without duplicates"
+        );
+        let got: BTreeSet<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        ensure!(
+            got == expected,
+            "list (limit {limit}) must return exactly the {} keys under the prefix: {} missing, {} extra",
+            expected.len(),
+            expected.difference(&got).count(),
+            got.difference(&expected).count()
+        );
+    }
+    Ok(())
+}
+
+/// A zero list limit, a limit above the maximum and a malformed cursor are
+/// refused; an empty prefix lists nothing more than what exists.
+pub async fn kv_list_arguments(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(list_arguments(store, h).await)
+}
+
+async fn list_arguments(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    let p = h.prefix("kv_list_arguments");
+    expect_err(
+        store.list(KvListOptions::prefix(&p).limit(0)).await,
+        "list with limit 0",
+        "InvalidArgument(limit)",
+        |e| matches!(e, Error::InvalidArgument { field: "limit", .. }),
+    )?;
+    if let Some(over) = cap.max_list_limit.checked_add(1) {
+        expect_err(
+            store.list(KvListOptions::prefix(&p).limit(over)).await,
+            "list with limit above max_list_limit",
+            "TooLarge(list limit)",
+            |e| {
+                matches!(
+                    e,
+                    Error::TooLarge {
+                        what: Limit::ListLimit,
+                        ..
+                    }
+                )
+            },
+        )?;
+    }
+    expect_err(
+        store
+            .list(KvListOptions::prefix(&p).cursor(Some("\u{0}not a cursor\u{0}".into())))
+            .await,
+        "list with a malformed cursor",
+        "InvalidArgument(cursor)",
+        |e| {
+            matches!(
+                e,
+                Error::InvalidArgument {
+                    field: "cursor",
+                    ..
+                }
+            )
+        },
+    )?;
+    let page = store
+        .list(KvListOptions::prefix(&p))
+        .await
+        .ctx("list of an empty prefix")?;
+    ensure!(
+        page.keys.is_empty() && page.cursor.is_none(),
+        "listing a prefix with no keys must be empty and complete: got {page:?}"
+    );
+    Ok(())
+}
+
+/// Keys, values and metadata exactly at their limits are accepted, one byte
+/// more is `TooLarge` naming the limit, the empty key is `InvalidKey`, and a
+/// refused put leaves the previous value in place.
+pub async fn kv_size_limits(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(size_limits(store, h).await)
+}
+
+async fn size_limits(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    let p = h.prefix("kv_size_limits");
+    expect_err(
+        store.put("", Bytes::new(), KvPutOptions::new()).await,
+        "put with an empty key",
+        "InvalidKey",
+        |e| matches!(e, Error::InvalidKey { .. }),
+    )?;
+    expect_err(
+        store.get("").await,
+        "get with an empty key",
+        "InvalidKey",
+        |e| matches!(e, Error::InvalidKey { .. }),
+    )?;
+    if let (Some(at), Some(over)) = (
+        key_of_len(&p, cap.max_key_bytes),
+        cap.max_key_bytes
+            .checked_add(1)
+            .and_then(|n| key_of_len(&p, n)),
+    ) && cap.max_key_bytes < 1 << 20
+    {
+        store
+            .put(&at, Bytes::from_static(b"v"), KvPutOptions::new())
+            .await
+            .ctx("put with a key of exactly max_key_bytes")?;
+        expect_err(
+            store.put(&over, Bytes::new(), KvPutOptions::new()).await,
+            "put with a key one byte over max_key_bytes",
+            "TooLarge(key bytes)",
+            |e| matches!(e, Error::TooLarge { what: Limit::KeyBytes, size, limit } if *size == *limit + 1),
+        )?;
+    }
+    let key = format!("{p}value");
+    store
+        .put(&key, Bytes::from_static(b"previous"), KvPutOptions::new())
+        .await
+        .ctx("put previous value")?;
+    if cap.max_value_bytes <= h.max_alloc_bytes
+        && let Ok(max) = usize::try_from(cap.max_value_bytes)
+    {
+        h.pace(&cap).await?;
+        let big = format!("{p}big");
+        store
+            .put(&big, Bytes::from(vec![7u8; max]), KvPutOptions::new())
+            .await
+            .ctx("put a value of exactly max_value_bytes")?;
+        h.settle(&cap).await?;
+        let entry = get(store, &big, "get the largest value").await?;
+        ensure!(
+            entry.is_some_and(|e| e.value.len() == max),
+            "a value of exactly max_value_bytes must read back whole"
+        );
+        store.delete(&big).await.ctx("delete the largest value")?;
+        expect_err(
+            store
+                .put(&key, Bytes::from(vec![7u8; max + 1]), KvPutOptions::new())
+                .await,
+            "put a value one byte over max_value_bytes",
+            "TooLarge(value bytes)",
+            |e| {
+                matches!(
+                    e,
+                    Error::TooLarge {
+                        what: Limit::ValueBytes,
+                        ..
+                    }
+                )
+            },
+        )?;
+    }
+    if cap.max_metadata_bytes > 0 && cap.max_metadata_bytes < 1 << 20 {
+        h.pace(&cap).await?;
+        let meta = format!("{p}meta");
+        store
+            .put(
+                &meta,
+                Bytes::new(),
+                KvPutOptions::new().metadata("m".repeat(cap.max_metadata_bytes)),
+            )
+            .await
+            .ctx("put metadata of exactly max_metadata_bytes")?;
+        expect_err(
+            store
+                .put(
+                    &key,
+                    Bytes::new(),
+                    KvPutOptions::new().metadata("m".repeat(cap.max_metadata_bytes + 1)),
+                )
+                .await,
+            "put metadata one byte over max_metadata_bytes",
+            "TooLarge(metadata bytes)",
+            |e| {
+                matches!(
+                    e,
+                    Error::TooLarge {
+                        what: Limit::MetadataBytes,
+                        ..
+                    }
+                )
+            },
+        )?;
+    }
+    h.settle(&cap).await?;
+    let entry = get(store, &key, "get after refused puts").await?;
+    ensure!(
+        entry.is_some_and(|e| e.value == "previous"),
+        "a refused put must leave the previous value in place"
+    );
+    Ok(())
+}
+
+/// Keys with unicode, slashes, spaces, percent signs and control characters
+/// round-trip through put, get, list and delete unchanged.
+pub async fn kv_odd_keys(store: &dyn KvStore, h: &Harness) -> Outcome {
+    finish(odd_keys(store, h).await)
+}
+
+async fn odd_keys(store: &dyn KvStore, h: &Harness) -> Step {
+    let cap = store.capability();
+    let p = h.prefix("kv_odd_keys");
+    let keys: BTreeSet<String> = ODD_KEYS.iter().map(|k| format!("{p}{k}")).collect();
+    for key in &keys {
+        store
+            .put(
+                key,
+                Bytes::copy_from_slice(key.as_bytes()),
+                KvPutOptions::new(),
+            )
+            .await
+            .ctx("put an odd key")?;
+    }
+    h.settle(&cap).await?;
+    for key in &keys {
+        let entry = get(store, key, "get an odd key").await?;
+        ensure!(
+            entry.is_some_and(|e| e.value == key.as_bytes()),
+            "odd key {key:?} must read back its own value"
+        );
+    }
+    let listed = list_all(store, &p, 5.min(cap.max_list_limit)).await?;
+    let names: Vec<String> = listed.into_iter().map(|k| k.name).collect();
+    let expected: Vec<String> = keys.iter().cloned().collect();
+    ensure!(
+        names == expected,
+        "odd keys must list unchanged in byte order: got {names:?}"
+    );
+    for key in &keys {
+        store.delete(key).await.ctx("delete an odd key")?;
+    }
+    h.settle(&cap).await?;
+    let listed = list_all(store, &p, 5.min(cap.max_list_limit)).await?;
+    ensure!(listed.is_empty(), "odd keys must delete: left {listed:?}");
+    Ok(())
+}
