@@ -57,7 +57,7 @@ struct Shared<S> {
 /// assert!(remote.get("snapshot").await?.is_none()); // not there yet
 /// clock.advance(Duration::from_secs(60));
 /// assert_eq!(remote.get("snapshot").await?.map(|e| e.value), Some(Bytes::from_static(b"v2")));
-/// # glinto_storage::Result::Ok(()) }).unwrap();
+/// # Ok::<(), glinto_storage::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct PropagatingKv<S> {

@@ -4,7 +4,7 @@
 //! Each `kv_*`, `state_*` and `object_*` function exercises one group of
 //! clauses of [`KvStore`], [`StateStore`] or [`ObjectStore`] and returns an
 //! [`Outcome`]: passed, skipped (with the reason: the backend's
-//! [`Capability`](crate::Capability) says a clause does not apply, or the
+//! [`Capability`] says a clause does not apply, or the
 //! [`Harness`] cannot let time pass), or a [`Failure`] naming the clause.
 //! The `run_all_*` functions run a whole group and collect a [`Report`]; the
 //! `run_*_all_ways` functions run it three times, on the store itself, behind
