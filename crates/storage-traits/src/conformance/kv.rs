@@ -6,10 +6,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Context, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
+    Context, Expected, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
     key_of_len, run_tests, strictly_ascending,
 };
-use crate::{Error, KvEntry, KvListOptions, KvPutOptions, KvStore, Limit};
+use crate::{KvEntry, KvListOptions, KvPutOptions, KvStore, Limit};
 
 pub(super) async fn run(store: &dyn KvStore, h: &Harness, report: &mut Report) {
     run_tests!(
@@ -125,16 +125,10 @@ async fn put_get_overwrite(store: &dyn KvStore, h: &Harness) -> Step {
                 .put(&key, Bytes::new(), KvPutOptions::new().metadata("m"))
                 .await,
             "put with metadata on a store without metadata",
-            "TooLarge(metadata) or NotSupported",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::MetadataBytes,
-                        ..
-                    } | Error::NotSupported { .. }
-                )
-            },
+            Expected::AnyOf(&[
+                Expected::TooLarge(Limit::MetadataBytes),
+                Expected::NotSupported,
+            ]),
         )?;
     }
     Ok(())
@@ -189,8 +183,7 @@ async fn ttl_expiry(store: &dyn KvStore, h: &Harness) -> Step {
                 )
                 .await,
             "put with a TTL on a store without TTL",
-            "NotSupported",
-            |e| matches!(e, Error::NotSupported { .. }),
+            Expected::NotSupported,
         )?;
         return Err(Stop::Skip("the store has no TTL (refusal checked)".into()));
     }
@@ -294,15 +287,7 @@ async fn ttl_minimum(store: &dyn KvStore, h: &Harness) -> Step {
         return Err(Stop::Skip("the store has no TTL".into()));
     }
     let key = format!("{}k", h.prefix("kv_ttl_minimum"));
-    let invalid = |e: &Error| {
-        matches!(
-            e,
-            Error::InvalidArgument {
-                field: "expiration",
-                ..
-            }
-        )
-    };
+    let invalid = Expected::InvalidArgument("expiration");
     if let Some(short) = cap.min_ttl.checked_sub(Duration::from_millis(1))
         && !cap.min_ttl.is_zero()
     {
@@ -311,7 +296,6 @@ async fn ttl_minimum(store: &dyn KvStore, h: &Harness) -> Step {
                 .put(&key, Bytes::new(), KvPutOptions::new().expire_after(short))
                 .await,
             "expire_after just below min_ttl",
-            "InvalidArgument(expiration)",
             invalid,
         )?;
     }
@@ -324,7 +308,6 @@ async fn ttl_minimum(store: &dyn KvStore, h: &Harness) -> Step {
             )
             .await,
         "expire_after zero",
-        "InvalidArgument(expiration)",
         invalid,
     )?;
     let past = crate::Timestamp::from_unix_millis(h.now().as_unix_millis().saturating_sub(1_000));
@@ -333,7 +316,6 @@ async fn ttl_minimum(store: &dyn KvStore, h: &Harness) -> Step {
             .put(&key, Bytes::new(), KvPutOptions::new().expire_at(past))
             .await,
         "expire_at in the past",
-        "InvalidArgument(expiration)",
         invalid,
     )?;
     h.settle(&cap).await?;
@@ -399,23 +381,13 @@ async fn list_arguments(store: &dyn KvStore, h: &Harness) -> Step {
     expect_err(
         store.list(KvListOptions::prefix(&p).limit(0)).await,
         "list with limit 0",
-        "InvalidArgument(limit)",
-        |e| matches!(e, Error::InvalidArgument { field: "limit", .. }),
+        Expected::InvalidArgument("limit"),
     )?;
     if let Some(over) = cap.max_list_limit.checked_add(1) {
         expect_err(
             store.list(KvListOptions::prefix(&p).limit(over)).await,
             "list with limit above max_list_limit",
-            "TooLarge(list limit)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::ListLimit,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::ListLimit),
         )?;
     }
     expect_err(
@@ -423,16 +395,7 @@ async fn list_arguments(store: &dyn KvStore, h: &Harness) -> Step {
             .list(KvListOptions::prefix(&p).cursor(Some("\u{0}not a cursor\u{0}".into())))
             .await,
         "list with a malformed cursor",
-        "InvalidArgument(cursor)",
-        |e| {
-            matches!(
-                e,
-                Error::InvalidArgument {
-                    field: "cursor",
-                    ..
-                }
-            )
-        },
+        Expected::InvalidArgument("cursor"),
     )?;
     let page = store
         .list(KvListOptions::prefix(&p))
@@ -458,14 +421,12 @@ async fn size_limits(store: &dyn KvStore, h: &Harness) -> Step {
     expect_err(
         store.put("", Bytes::new(), KvPutOptions::new()).await,
         "put with an empty key",
-        "InvalidKey",
-        |e| matches!(e, Error::InvalidKey { .. }),
+        Expected::InvalidKey,
     )?;
     expect_err(
         store.get("").await,
         "get with an empty key",
-        "InvalidKey",
-        |e| matches!(e, Error::InvalidKey { .. }),
+        Expected::InvalidKey,
     )?;
     if let (Some(at), Some(over)) = (
         key_of_len(&p, cap.max_key_bytes),
@@ -481,8 +442,7 @@ async fn size_limits(store: &dyn KvStore, h: &Harness) -> Step {
         expect_err(
             store.put(&over, Bytes::new(), KvPutOptions::new()).await,
             "put with a key one byte over max_key_bytes",
-            "TooLarge(key bytes)",
-            |e| matches!(e, Error::TooLarge { what: Limit::KeyBytes, size, limit } if *size == *limit + 1),
+            Expected::OneOver(Limit::KeyBytes),
         )?;
     }
     let key = format!("{p}value");
@@ -511,16 +471,7 @@ async fn size_limits(store: &dyn KvStore, h: &Harness) -> Step {
                 .put(&key, Bytes::from(vec![7u8; max + 1]), KvPutOptions::new())
                 .await,
             "put a value one byte over max_value_bytes",
-            "TooLarge(value bytes)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::ValueBytes,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::ValueBytes),
         )?;
     }
     if cap.max_metadata_bytes > 0 && cap.max_metadata_bytes < 1 << 20 {
@@ -543,16 +494,7 @@ async fn size_limits(store: &dyn KvStore, h: &Harness) -> Step {
                 )
                 .await,
             "put metadata one byte over max_metadata_bytes",
-            "TooLarge(metadata bytes)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::MetadataBytes,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::MetadataBytes),
         )?;
     }
     h.settle(&cap).await?;

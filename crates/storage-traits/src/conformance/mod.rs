@@ -57,7 +57,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Capability, Clock, Error, KvStore, ManualClock, ObjectStore, StateStore, Timestamp};
+use crate::{
+    Capability, Clock, Error, KvStore, Limit, ManualClock, ObjectStore, StateStore, Timestamp,
+};
 
 mod kv;
 mod object;
@@ -146,18 +148,52 @@ impl<T> Context<T> for Result<T, Error> {
     }
 }
 
-/// Checks that `result` is the error `expected` describes (by variant and,
-/// for `TooLarge`, by limit).
-fn expect_err<T: fmt::Debug>(
-    result: Result<T, Error>,
-    step: &str,
-    expected: &str,
-    matches: impl Fn(&Error) -> bool,
-) -> Step {
+/// The error a refused call must return.
+#[derive(Clone, Copy, Debug)]
+enum Expected {
+    InvalidKey,
+    InvalidArgument(&'static str),
+    InvalidRange,
+    TooLarge(Limit),
+    /// `TooLarge` reporting a size exactly one over the limit.
+    OneOver(Limit),
+    NotSupported,
+    AlreadyExists,
+    PreconditionFailed,
+    AnyOf(&'static [Expected]),
+}
+
+impl Expected {
+    fn matches(self, error: &Error) -> bool {
+        match (self, error) {
+            (Expected::InvalidKey, Error::InvalidKey { .. })
+            | (Expected::InvalidRange, Error::InvalidRange { .. })
+            | (Expected::NotSupported, Error::NotSupported { .. })
+            | (Expected::AlreadyExists, Error::AlreadyExists { .. })
+            | (Expected::PreconditionFailed, Error::PreconditionFailed { .. }) => true,
+            (Expected::InvalidArgument(want), Error::InvalidArgument { field, .. }) => {
+                want == *field
+            }
+            (Expected::TooLarge(want), Error::TooLarge { what, .. }) => want == *what,
+            (Expected::OneOver(want), Error::TooLarge { what, size, limit }) => {
+                want == *what && limit.checked_add(1) == Some(*size)
+            }
+            (Expected::AnyOf(options), _) => options.iter().any(|o| o.matches(error)),
+            _ => false,
+        }
+    }
+}
+
+/// Checks that `result` is the error `expected` describes.
+fn expect_err<T: fmt::Debug>(result: Result<T, Error>, step: &str, expected: Expected) -> Step {
     match result {
-        Err(e) if matches(&e) => Ok(()),
-        Err(e) => Err(fail(format!("{step}: expected {expected}, got error {e}"))),
-        Ok(v) => Err(fail(format!("{step}: expected {expected}, got Ok({v:?})"))),
+        Err(e) if expected.matches(&e) => Ok(()),
+        Err(e) => Err(fail(format!(
+            "{step}: expected {expected:?}, got error {e}"
+        ))),
+        Ok(v) => Err(fail(format!(
+            "{step}: expected {expected:?}, got Ok({v:?})"
+        ))),
     }
 }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 
 use super::{
-    Context, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
+    Context, Expected, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
     key_of_len, run_tests, strictly_ascending,
 };
 use crate::{Error, GetRange, Limit, ObjectListOptions, ObjectListPage, ObjectStore, PutMode};
@@ -137,8 +137,7 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
         expect_err(
             store.put(&key, Bytes::new(), PutMode::Create).await,
             "Create on a store without conditional writes",
-            "NotSupported",
-            |e| matches!(e, Error::NotSupported { .. }),
+            Expected::NotSupported,
         )?;
         return Err(Stop::Skip(
             "the store has no conditional writes (refusal checked)".into(),
@@ -153,8 +152,7 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
             .put(&key, Bytes::from_static(b"v1-again"), PutMode::Create)
             .await,
         "Create over an existing object",
-        "AlreadyExists",
-        |e| matches!(e, Error::AlreadyExists { .. }),
+        Expected::AlreadyExists,
     )?;
     let v2 = store
         .put(
@@ -173,8 +171,7 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
             )
             .await,
         "IfMatch with a stale etag",
-        "PreconditionFailed",
-        |e| matches!(e, Error::PreconditionFailed { .. }),
+        Expected::PreconditionFailed,
     )?;
     let body = required_body(store, &key).await?;
     ensure!(
@@ -190,8 +187,7 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
             )
             .await,
         "IfMatch on an absent object",
-        "PreconditionFailed",
-        |e| matches!(e, Error::PreconditionFailed { .. }),
+        Expected::PreconditionFailed,
     )?;
     ensure!(
         store
@@ -343,8 +339,7 @@ async fn ranged_get(store: &dyn ObjectStore, h: &Harness) -> Step {
         expect_err(
             store.get(&key, Some(range.clone())).await,
             &format!("get range {range} of a 10-byte object"),
-            "InvalidRange",
-            |e| matches!(e, Error::InvalidRange { size: 10, .. }),
+            Expected::InvalidRange,
         )?;
     }
     expect_err(
@@ -355,8 +350,7 @@ async fn ranged_get(store: &dyn ObjectStore, h: &Harness) -> Step {
             )
             .await,
         "get an inverted range",
-        "InvalidArgument(range)",
-        |e| matches!(e, Error::InvalidArgument { field: "range", .. }),
+        Expected::InvalidArgument("range"),
     )?;
     ensure!(
         store
@@ -424,8 +418,7 @@ async fn list_delimiter(store: &dyn ObjectStore, h: &Harness) -> Step {
                 .list(ObjectListOptions::prefix(&p).delimiter('/'))
                 .await,
             "list with a delimiter on a store without delimiters",
-            "NotSupported",
-            |e| matches!(e, Error::NotSupported { .. }),
+            Expected::NotSupported,
         )?;
         return Err(Stop::Skip(
             "the store has no delimiter listing (refusal checked)".into(),
@@ -476,23 +469,13 @@ async fn list_arguments(store: &dyn ObjectStore, h: &Harness) -> Step {
     expect_err(
         store.list(ObjectListOptions::prefix(&p).limit(0)).await,
         "list with limit 0",
-        "InvalidArgument(limit)",
-        |e| matches!(e, Error::InvalidArgument { field: "limit", .. }),
+        Expected::InvalidArgument("limit"),
     )?;
     if let Some(over) = cap.max_list_limit.checked_add(1) {
         expect_err(
             store.list(ObjectListOptions::prefix(&p).limit(over)).await,
             "list with limit above max_list_limit",
-            "TooLarge(list limit)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::ListLimit,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::ListLimit),
         )?;
     }
     expect_err(
@@ -500,16 +483,7 @@ async fn list_arguments(store: &dyn ObjectStore, h: &Harness) -> Step {
             .list(ObjectListOptions::prefix(&p).cursor(Some("\u{0}not a cursor\u{0}".into())))
             .await,
         "list with a malformed cursor",
-        "InvalidArgument(cursor)",
-        |e| {
-            matches!(
-                e,
-                Error::InvalidArgument {
-                    field: "cursor",
-                    ..
-                }
-            )
-        },
+        Expected::InvalidArgument("cursor"),
     )?;
     let page = store
         .list(ObjectListOptions::prefix(&p))
@@ -567,14 +541,12 @@ async fn size_limits(store: &dyn ObjectStore, h: &Harness) -> Step {
     expect_err(
         store.put("", Bytes::new(), PutMode::Overwrite).await,
         "put with an empty key",
-        "InvalidKey",
-        |e| matches!(e, Error::InvalidKey { .. }),
+        Expected::InvalidKey,
     )?;
     expect_err(
         store.head("").await,
         "head with an empty key",
-        "InvalidKey",
-        |e| matches!(e, Error::InvalidKey { .. }),
+        Expected::InvalidKey,
     )?;
     if cap.max_key_bytes < 1 << 20
         && let (Some(at), Some(over)) = (
@@ -589,8 +561,7 @@ async fn size_limits(store: &dyn ObjectStore, h: &Harness) -> Step {
         expect_err(
             store.put(&over, Bytes::new(), PutMode::Overwrite).await,
             "put a key one byte over max_key_bytes",
-            "TooLarge(key bytes)",
-            |e| matches!(e, Error::TooLarge { what: Limit::KeyBytes, size, limit } if *size == *limit + 1),
+            Expected::OneOver(Limit::KeyBytes),
         )?;
     }
     if cap.max_value_bytes <= h.max_alloc_bytes
@@ -606,16 +577,7 @@ async fn size_limits(store: &dyn ObjectStore, h: &Harness) -> Step {
                 .put(&key, Bytes::from(vec![4u8; max + 1]), PutMode::Overwrite)
                 .await,
             "put a body one byte over max_value_bytes",
-            "TooLarge(value bytes)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::ValueBytes,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::ValueBytes),
         )?;
         let body = required_body(store, &key).await?;
         ensure!(

@@ -7,12 +7,10 @@ use bytes::Bytes;
 use futures::future::join_all;
 
 use super::{
-    Context, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
+    Context, Expected, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
     key_of_len, run_tests, strictly_ascending,
 };
-use crate::{
-    Error, Limit, StateListOptions, StateStore, StateStoreExt, Timestamp, WriteBatch, WriteOp,
-};
+use crate::{Limit, StateListOptions, StateStore, StateStoreExt, Timestamp, WriteBatch, WriteOp};
 
 pub(super) async fn run(store: &dyn StateStore, h: &Harness, report: &mut Report) {
     run_tests!(
@@ -172,16 +170,7 @@ async fn batch_is_atomic(store: &dyn StateStore, h: &Harness) -> Step {
         expect_err(
             outcome,
             "a batch with one value over max_value_bytes",
-            "TooLarge(value bytes)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::ValueBytes,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::ValueBytes),
         )?;
         unchanged(
             store,
@@ -198,8 +187,7 @@ async fn batch_is_atomic(store: &dyn StateStore, h: &Harness) -> Step {
         expect_err(
             store.write(with_empty).await,
             "a batch with an empty key",
-            "InvalidKey",
-            |e| matches!(e, Error::InvalidKey { .. }),
+            Expected::InvalidKey,
         )?;
         unchanged(store, &keys, &settled, "after a batch with an empty key").await?;
     }
@@ -211,16 +199,7 @@ async fn batch_is_atomic(store: &dyn StateStore, h: &Harness) -> Step {
         expect_err(
             store.write(over).await,
             "a batch of max_batch_keys + 1 operations",
-            "TooLarge(keys per batch)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::BatchKeys,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::BatchKeys),
         )?;
         let listed = store
             .list(StateListOptions::prefix(format!("{p}many/")))
@@ -419,8 +398,7 @@ async fn list_ranges(store: &dyn StateStore, h: &Harness) -> Step {
     expect_err(
         store.list(StateListOptions::prefix(k("")).limit(0)).await,
         "list with limit 0",
-        "InvalidArgument(limit)",
-        |e| matches!(e, Error::InvalidArgument { field: "limit", .. }),
+        Expected::InvalidArgument("limit"),
     )?;
     Ok(())
 }
@@ -493,14 +471,12 @@ async fn size_limits(store: &dyn StateStore, h: &Harness) -> Step {
     expect_err(
         store.get("").await,
         "get with an empty key",
-        "InvalidKey",
-        |e| matches!(e, Error::InvalidKey { .. }),
+        Expected::InvalidKey,
     )?;
     expect_err(
         store.put("", Bytes::new()).await,
         "put with an empty key",
-        "InvalidKey",
-        |e| matches!(e, Error::InvalidKey { .. }),
+        Expected::InvalidKey,
     )?;
     if cap.max_key_bytes < 1 << 20
         && let (Some(at), Some(over)) = (
@@ -519,22 +495,12 @@ async fn size_limits(store: &dyn StateStore, h: &Harness) -> Step {
         expect_err(
             store.put(&over, Bytes::new()).await,
             "put a key one byte over max_key_bytes",
-            "TooLarge(key bytes)",
-            |e| matches!(e, Error::TooLarge { what: Limit::KeyBytes, size, limit } if *size == *limit + 1),
+            Expected::OneOver(Limit::KeyBytes),
         )?;
         expect_err(
             store.get(&over).await,
             "get a key one byte over max_key_bytes",
-            "TooLarge(key bytes)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::KeyBytes,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::KeyBytes),
         )?;
     }
     if cap.max_value_bytes <= h.max_alloc_bytes
@@ -556,16 +522,7 @@ async fn size_limits(store: &dyn StateStore, h: &Harness) -> Step {
         expect_err(
             store.put(&key, Bytes::from(vec![2u8; max + 1])).await,
             "put a value one byte over max_value_bytes",
-            "TooLarge(value bytes)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::ValueBytes,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::ValueBytes),
         )?;
         ensure!(
             store
@@ -584,16 +541,7 @@ async fn size_limits(store: &dyn StateStore, h: &Harness) -> Step {
         expect_err(
             store.get_many(&refs).await,
             "get_many of max_batch_keys + 1 keys",
-            "TooLarge(keys per batch)",
-            |e| {
-                matches!(
-                    e,
-                    Error::TooLarge {
-                        what: Limit::BatchKeys,
-                        ..
-                    }
-                )
-            },
+            Expected::TooLarge(Limit::BatchKeys),
         )?;
         let exact = refs.get(..cap.max_batch_keys).unwrap_or(&[]);
         store
@@ -662,8 +610,7 @@ async fn alarm(store: &dyn StateStore) -> Step {
         expect_err(
             store.set_alarm(t1).await,
             "set_alarm on a store without alarms",
-            "NotSupported",
-            |e| matches!(e, Error::NotSupported { .. }),
+            Expected::NotSupported,
         )?;
         return Err(Stop::Skip(
             "the store has no alarm (refusal checked)".into(),
