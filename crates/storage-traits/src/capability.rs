@@ -40,6 +40,9 @@ pub struct Capability {
     pub max_key_bytes: usize,
     /// Largest accepted value or single-put object body, in bytes.
     pub max_value_bytes: u64,
+    /// Largest accepted key plus value, in bytes (SQLite-backed Durable
+    /// Objects limit the pair to 2 MB). `u64::MAX`: no combined limit.
+    pub max_entry_bytes: u64,
     /// Largest accepted metadata, in bytes (KV metadata). Zero: no metadata.
     pub max_metadata_bytes: usize,
     /// Most keys in one atomic batch (`StateStore::write`, `get_many`).
@@ -68,6 +71,7 @@ const BASE: Capability = Capability {
     min_ttl: Duration::ZERO,
     max_key_bytes: usize::MAX,
     max_value_bytes: u64::MAX,
+    max_entry_bytes: u64::MAX,
     max_metadata_bytes: 0,
     max_batch_keys: 1,
     max_list_limit: usize::MAX,
@@ -110,12 +114,15 @@ impl Capability {
     }
 
     /// A Durable Object with the SQLite storage backend, through its KV API:
-    /// keys ≤ 2 KiB, values ≤ 2 MiB (SQLite's row limit), ≤ 128 keys per
-    /// batch call, an alarm, strongly consistent.
+    /// key and value together ≤ 2 MB (taken as 2 000 000 bytes, the smaller
+    /// reading of Cloudflare's "2 MB"), ≤ 128 keys per batch call, an alarm,
+    /// strongly consistent.
     pub const fn durable_object_sqlite() -> Self {
         Capability {
             backend: "durable-object-sqlite",
-            max_value_bytes: 2 * 1024 * 1024,
+            max_key_bytes: 2_000_000,
+            max_value_bytes: 2_000_000,
+            max_entry_bytes: 2_000_000,
             ..Self::durable_object_kv()
         }
     }
@@ -158,6 +165,15 @@ impl Capability {
     /// [`Error::TooLarge`] with [`Limit::ValueBytes`].
     pub fn check_value(&self, len: usize) -> Result<()> {
         check_limit(Limit::ValueBytes, len as u64, self.max_value_bytes)
+    }
+
+    /// Checks a key and value length together against `max_entry_bytes`.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] with [`Limit::EntryBytes`].
+    pub fn check_entry(&self, key_len: usize, value_len: usize) -> Result<()> {
+        let size = (key_len as u64).saturating_add(value_len as u64);
+        check_limit(Limit::EntryBytes, size, self.max_entry_bytes)
     }
 
     /// Checks a metadata length against `max_metadata_bytes`.
@@ -268,7 +284,16 @@ mod tests {
     #[test]
     fn presets_state_the_production_limits() {
         let sqlite = Capability::durable_object_sqlite();
-        assert_eq!(sqlite.max_value_bytes, 2 * 1024 * 1024);
+        assert_eq!(sqlite.max_value_bytes, 2_000_000);
+        check(sqlite.check_entry(1_000, 1_999_000), "ok");
+        check(
+            sqlite.check_entry(1_000, 1_999_001),
+            "key and value bytes too large: 2000001 > limit 2000000",
+        );
+        check(
+            Capability::durable_object_kv().check_entry(2048, 131_072),
+            "ok",
+        );
         assert_eq!(sqlite.max_batch_keys, 128);
         assert!(sqlite.alarms && sqlite.read_after_write);
         let r2 = Capability::r2();

@@ -17,6 +17,9 @@ pub enum Limit {
     KeyBytes,
     /// Bytes of a value or object body ([`crate::Capability::max_value_bytes`]).
     ValueBytes,
+    /// Bytes of a key and its value together
+    /// ([`crate::Capability::max_entry_bytes`]).
+    EntryBytes,
     /// Bytes of a KV entry's metadata ([`crate::Capability::max_metadata_bytes`]).
     MetadataBytes,
     /// Keys in one batch ([`crate::Capability::max_batch_keys`]).
@@ -31,6 +34,7 @@ impl Limit {
         match self {
             Limit::KeyBytes => "key bytes",
             Limit::ValueBytes => "value bytes",
+            Limit::EntryBytes => "key and value bytes",
             Limit::MetadataBytes => "metadata bytes",
             Limit::BatchKeys => "keys per batch",
             Limit::ListLimit => "list limit",

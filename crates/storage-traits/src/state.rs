@@ -88,8 +88,9 @@ impl WriteBatch {
         capability.check_batch(self.ops.len())?;
         for op in &self.ops {
             capability.check_key(op.key())?;
-            if let WriteOp::Put(_, value) = op {
+            if let WriteOp::Put(key, value) = op {
                 capability.check_value(value.len())?;
+                capability.check_entry(key.len(), value.len())?;
             }
         }
         Ok(())
@@ -217,8 +218,9 @@ impl StateListOptions {
 ///   `delete_alarm` clears it (idempotent), `get_alarm` reads it. The store
 ///   only keeps the time; running the handler is the runtime's job.
 /// - **Limits.** Keys 1..=[`Capability::max_key_bytes`] bytes (DO: 2 KiB);
-///   values ≤ [`Capability::max_value_bytes`] (DO KV backend 128 KiB, SQLite
-///   backend 2 MiB); ≤ [`Capability::max_batch_keys`] operations per `write`
+///   values ≤ [`Capability::max_value_bytes`] (DO KV backend 128 KiB); key
+///   and value together ≤ [`Capability::max_entry_bytes`] (SQLite backend
+///   2 MB); ≤ [`Capability::max_batch_keys`] operations per `write`
 ///   and keys per `get_many` (DO: 128).
 /// - **Deletes** are idempotent.
 /// - **Failure.** A failed `write` leaves the store as it was before the
@@ -227,7 +229,7 @@ impl StateListOptions {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidKey`], [`Error::TooLarge`] (key, value, batch),
+/// [`Error::InvalidKey`], [`Error::TooLarge`] (key, value, key + value, batch),
 /// [`Error::InvalidArgument`] (zero list limit), [`Error::NotSupported`]
 /// (alarms on a store without them), [`Error::Transient`],
 /// [`Error::Permanent`].

@@ -458,9 +458,9 @@ async fn list_paging(store: &dyn StateStore, h: &Harness) -> Step {
     Ok(())
 }
 
-/// Keys and values exactly at their limits are accepted, one byte more is
-/// `TooLarge`; the empty key is `InvalidKey`; `get_many` over the batch
-/// limit is `TooLarge`.
+/// Keys and values exactly at their limits (value and key + value) are
+/// accepted, one byte more is `TooLarge` naming the limit; the empty key is
+/// `InvalidKey`; `get_many` over the batch limit is `TooLarge`.
 pub async fn state_size_limits(store: &dyn StateStore, h: &Harness) -> Outcome {
     finish(size_limits(store, h).await)
 }
@@ -503,26 +503,41 @@ async fn size_limits(store: &dyn StateStore, h: &Harness) -> Step {
             Expected::TooLarge(Limit::KeyBytes),
         )?;
     }
-    if cap.max_value_bytes <= h.max_alloc_bytes
-        && let Ok(max) = usize::try_from(cap.max_value_bytes)
+    let key = format!("{p}big");
+    // The largest value this key can carry: the value limit, or what the
+    // combined key + value limit leaves of it.
+    let largest = cap
+        .max_value_bytes
+        .min(cap.max_entry_bytes.saturating_sub(key.len() as u64));
+    if largest <= h.max_alloc_bytes
+        && let Ok(max) = usize::try_from(largest)
     {
-        let key = format!("{p}big");
         store
             .put(&key, Bytes::from(vec![1u8; max]))
             .await
-            .ctx("put a value of exactly max_value_bytes")?;
+            .ctx("put the largest value the limits allow")?;
         ensure!(
             store
                 .get(&key)
                 .await
                 .ctx("get the largest value")?
                 .is_some_and(|v| v.len() == max),
-            "a value of exactly max_value_bytes must read back whole"
+            "a value at the limit must read back whole"
         );
+        let over_value = largest >= cap.max_value_bytes;
+        let over_entry = (key.len() as u64).saturating_add(largest) >= cap.max_entry_bytes;
+        let expected = match (over_value, over_entry) {
+            (true, false) => Expected::TooLarge(Limit::ValueBytes),
+            (false, true) => Expected::TooLarge(Limit::EntryBytes),
+            _ => Expected::AnyOf(&[
+                Expected::TooLarge(Limit::ValueBytes),
+                Expected::TooLarge(Limit::EntryBytes),
+            ]),
+        };
         expect_err(
             store.put(&key, Bytes::from(vec![2u8; max + 1])).await,
-            "put a value one byte over max_value_bytes",
-            Expected::TooLarge(Limit::ValueBytes),
+            "put a value one byte over the limit",
+            expected,
         )?;
         ensure!(
             store
