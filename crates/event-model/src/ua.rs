@@ -143,66 +143,97 @@ pub fn classify(user_agent: &str) -> Result<UserAgent, BotReason> {
     })
 }
 
-/// Browser tokens, most specific first: Chromium-based browsers also say
-/// `Chrome/` and `Safari/`, so they must be tried before Chrome and Safari.
+/// Browser product tokens (`Name/version`), most specific first:
+/// Chromium-based browsers also say `Chrome/` and `Safari/`, so they must win
+/// over Chrome, and Chrome over Safari.
 const BROWSERS: &[(&str, &str)] = &[
-    ("Edg/", "Edge"),
-    ("EdgA/", "Edge"),
-    ("EdgiOS/", "Edge"),
-    ("Edge/", "Edge"),
-    ("OPR/", "Opera"),
-    ("OPT/", "Opera"),
-    ("OPiOS/", "Opera"),
-    ("Opera Mini/", "Opera"),
-    ("SamsungBrowser/", "Samsung Internet"),
-    ("YaBrowser/", "Yandex Browser"),
-    ("Vivaldi/", "Vivaldi"),
-    ("UCBrowser/", "UC Browser"),
-    ("DuckDuckGo/", "DuckDuckGo Privacy Browser"),
-    ("Ddg/", "DuckDuckGo Privacy Browser"),
-    ("Brave/", "Brave"),
-    ("MiuiBrowser/", "MIUI Browser"),
-    ("HuaweiBrowser/", "Huawei Browser"),
-    ("Silk/", "Silk"),
-    ("Whale/", "Whale"),
-    ("FBAV/", "Facebook"),
-    ("Instagram ", "Instagram"),
-    ("GSA/", "Google App"),
-    ("FxiOS/", "Firefox"),
-    ("Firefox/", "Firefox"),
-    ("CriOS/", "Chrome"),
-    ("Chromium/", "Chromium"),
+    ("Edg", "Edge"),
+    ("EdgA", "Edge"),
+    ("EdgiOS", "Edge"),
+    ("Edge", "Edge"),
+    ("OPR", "Opera"),
+    ("OPT", "Opera"),
+    ("OPiOS", "Opera"),
+    ("SamsungBrowser", "Samsung Internet"),
+    ("YaBrowser", "Yandex Browser"),
+    ("Vivaldi", "Vivaldi"),
+    ("UCBrowser", "UC Browser"),
+    ("DuckDuckGo", "DuckDuckGo Privacy Browser"),
+    ("Ddg", "DuckDuckGo Privacy Browser"),
+    ("Brave", "Brave"),
+    ("MiuiBrowser", "MIUI Browser"),
+    ("HuaweiBrowser", "Huawei Browser"),
+    ("Silk", "Silk"),
+    ("Whale", "Whale"),
+    ("FBAV", "Facebook"),
+    ("GSA", "Google App"),
+    ("FxiOS", "Firefox"),
+    ("Firefox", "Firefox"),
+    ("CriOS", "Chrome"),
+    ("Chromium", "Chromium"),
+    ("Chrome", "Chrome"),
 ];
 
+/// The product tokens of a User-Agent: for every `/`, the name before it (back
+/// to a space, `(`, `)`, `;`, `,` or `[`) and the text after it.
+fn products(ua: &str) -> impl Iterator<Item = (&str, &str)> {
+    ua.match_indices('/').filter_map(|(i, _)| {
+        let before = ua.get(..i)?;
+        let start = before
+            .rfind([' ', '(', ')', ';', ',', '['])
+            .map_or(0, |d| d + 1);
+        Some((before.get(start..)?, ua.get(i + 1..)?))
+    })
+}
+
+/// The major version at the start of `text` (`120.0.1` -> `120`), if any.
+fn major(text: &str) -> Option<String> {
+    let (digits, _) = leading_digits(text);
+    (!digits.is_empty() && digits.len() <= MAX_VERSION_DIGITS).then(|| digits.to_owned())
+}
+
 fn browser(ua: &str) -> (&'static str, String) {
-    for (token, name) in BROWSERS {
-        if let Some(version) = version_after(ua, token) {
-            return (name, version);
+    let mut best: Option<(usize, &'static str, &str)> = None;
+    let (mut safari, mut trident) = (false, false);
+    let mut version = None;
+    for (name, rest) in products(ua) {
+        match name {
+            "Safari" => safari = true,
+            "Trident" => trident = true,
+            "Version" => version = Some(rest),
+            _ => {}
+        }
+        if let Some(rank) = BROWSERS.iter().position(|(token, _)| *token == name)
+            && best.is_none_or(|(b, _, _)| rank < b)
+            && let Some((_, display)) = BROWSERS.get(rank)
+        {
+            best = Some((rank, display, rest));
         }
     }
-    if let Some(version) = version_after(ua, "Chrome/") {
+    let version_of = |text: Option<&str>| text.and_then(major).unwrap_or_default();
+    if let Some((_, name, rest)) = best {
         // Android WebView marks itself `; wv)`: an app, not Chrome.
-        let name = if ua.contains("; wv)") {
+        let name = if name == "Chrome" && ua.contains("; wv)") {
             "Mobile App"
         } else {
-            "Chrome"
+            name
         };
-        return (name, version);
+        return (name, version_of(Some(rest)));
     }
-    if let Some(version) = version_after(ua, "MSIE ") {
-        return ("Internet Explorer", version);
+    if let Some(rest) = after(ua, "MSIE ") {
+        return ("Internet Explorer", version_of(Some(rest)));
     }
-    if ua.contains("Trident/") {
-        return (
-            "Internet Explorer",
-            version_after(ua, "rv:").unwrap_or_default(),
-        );
+    if trident {
+        return ("Internet Explorer", version_of(after(ua, "rv:")));
     }
     if ua.starts_with("Opera/") {
-        return ("Opera", version_after(ua, "Version/").unwrap_or_default());
+        return ("Opera", version_of(version));
     }
-    if ua.contains("Safari/") {
-        return ("Safari", version_after(ua, "Version/").unwrap_or_default());
+    if let Some(rest) = after(ua, " Instagram ") {
+        return ("Instagram", version_of(Some(rest)));
+    }
+    if safari {
+        return ("Safari", version_of(version));
     }
     if ua.contains("AppleWebKit/") && (ua.contains("iPhone") || ua.contains("iPad")) {
         // An iOS app's embedded WebView (no `Safari/` token).
@@ -212,10 +243,15 @@ fn browser(ua: &str) -> (&'static str, String) {
 }
 
 fn operating_system(ua: &str) -> (&'static str, String) {
-    if let Some(version) = after(ua, "Windows Phone ") {
+    // The platform is in the first comment: `Mozilla/5.0 (Windows NT 10.0; Win64; x64) ...`.
+    let platform = ua.split_once('(').map_or(ua, |(_, rest)| {
+        rest.split_once(')').map_or(rest, |(comment, _)| comment)
+    });
+    let p = platform;
+    if let Some(version) = after(p, "Windows Phone ") {
         return ("Windows Phone", dotted(version));
     }
-    if let Some(nt) = after(ua, "Windows NT ") {
+    if let Some(nt) = after(p, "Windows NT ") {
         let version = match dotted(nt).as_str() {
             "10.0" => "10",
             "6.3" => "8.1",
@@ -227,45 +263,45 @@ fn operating_system(ua: &str) -> (&'static str, String) {
         };
         return ("Windows", version.to_owned());
     }
-    if ua.contains("iPad") {
-        return ("iPadOS", after(ua, " OS ").map(dotted).unwrap_or_default());
+    if p.contains("iPad") {
+        return ("iPadOS", after(p, " OS ").map(dotted).unwrap_or_default());
     }
-    if ua.contains("iPhone") || ua.contains("iPod") {
-        return ("iOS", after(ua, " OS ").map(dotted).unwrap_or_default());
+    if p.contains("iPhone") || p.contains("iPod") {
+        return ("iOS", after(p, " OS ").map(dotted).unwrap_or_default());
     }
     if ua.contains("KAIOS") || ua.contains("KaiOS") {
         return ("KaiOS", String::new());
     }
-    if let Some(version) = after(ua, "Android ") {
+    if let Some(version) = after(p, "Android ") {
         return ("Android", dotted(version));
     }
-    if ua.contains("Android") {
+    if p.contains("Android") {
         return ("Android", String::new());
     }
-    if ua.contains("CrOS ") {
+    if let Some(rest) = after(p, "CrOS ") {
         // `CrOS x86_64 14541.0.0`: the platform version follows the architecture.
-        let version = after(ua, "CrOS ")
-            .and_then(|rest| rest.split_once(' '))
+        let version = rest
+            .split_once(' ')
             .map(|(_, v)| dotted(v))
             .unwrap_or_default();
         return ("Chrome OS", version);
     }
-    if let Some(version) = after(ua, "Mac OS X ") {
+    if let Some(version) = after(p, "Mac OS X ") {
         return ("Mac", dotted(version));
     }
-    if ua.contains("Macintosh") {
+    if p.contains("Macintosh") {
         return ("Mac", String::new());
     }
-    if ua.contains("Windows") {
+    if p.contains("Windows") {
         return ("Windows", String::new());
     }
-    if ua.contains("Tizen") {
+    if p.contains("Tizen") {
         return ("Tizen", String::new());
     }
-    if ua.contains("Linux") || ua.contains("X11") {
+    if p.contains("Linux") || p.contains("X11") {
         return ("Linux", String::new());
     }
-    if ua.contains("FreeBSD") || ua.contains("OpenBSD") {
+    if p.contains("FreeBSD") || p.contains("OpenBSD") {
         return ("BSD", String::new());
     }
     ("", String::new())
@@ -295,12 +331,6 @@ fn device(ua: &str, os: &str) -> Device {
 /// The text right after the first occurrence of `token`.
 fn after<'a>(ua: &'a str, token: &str) -> Option<&'a str> {
     ua.find(token).and_then(|i| ua.get(i + token.len()..))
-}
-
-/// The major version (leading ASCII digits) right after `token`, if any digit follows.
-fn version_after(ua: &str, token: &str) -> Option<String> {
-    let (major, _) = leading_digits(after(ua, token)?);
-    (!major.is_empty() && major.len() <= MAX_VERSION_DIGITS).then(|| major.to_owned())
 }
 
 /// `major` or `major.minor` from a version separated by `.` or `_`

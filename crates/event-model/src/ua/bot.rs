@@ -11,24 +11,6 @@
 
 use super::BotReason;
 
-/// Substrings of automation and headless-browser User-Agents.
-const HEADLESS: &[&str] = &[
-    "headlesschrome",
-    "headless",
-    "phantomjs",
-    "puppeteer",
-    "playwright",
-    "selenium",
-    "webdriver",
-    "slimerjs",
-    "htmlunit",
-    "cypress",
-    "prerender",
-    "splash",
-    "zombie.js",
-    "jsdom",
-];
-
 /// Prefixes of HTTP client libraries and command-line tools.
 const HTTP_LIBRARY_PREFIXES: &[&str] = &[
     "curl",
@@ -88,123 +70,129 @@ const HTTP_LIBRARY_PREFIXES: &[&str] = &[
     "locust",
 ];
 
-/// Substrings of HTTP client libraries that also appear after a `Mozilla/` prefix.
-const HTTP_LIBRARY_ANYWHERE: &[&str] = &[
-    "python-requests",
-    "python-urllib",
-    "go-http-client",
-    "okhttp",
-    "axios/",
-    "node-fetch",
-    "windowspowershell",
-    "libwww",
-    "curl/",
-    "wget/",
-    "httpclient",
-    "guzzle",
-];
-
-/// Whole words (runs of `[a-z0-9]`) that name crawlers, link-preview fetchers,
-/// monitors, SEO tools and scanners that do not end in `bot`.
-const CRAWLER_WORDS: &[&str] = &[
-    "facebookexternalhit",
-    "facebookcatalog",
-    "mediapartners",
-    "feedfetcher",
-    "googleother",
-    "inspectiontool",
-    "lighthouse",
-    "gtmetrix",
-    "pingdom",
-    "statuscake",
-    "site24x7",
-    "newrelicpinger",
-    "zabbix",
-    "nagios",
-    "bingpreview",
-    "skypeuripreview",
-    "whatsapp",
-    "vkshare",
-    "iframely",
-    "embedly",
-    "nuzzel",
-    "outbrain",
-    "chatgpt",
-    "perplexity",
-    "anthropic",
-    "claude",
-    "cohere",
-    "daumoa",
-    "qwantify",
-    "barkrowler",
-    "sitebulb",
-    "validator",
-    "linkcheck",
-    "linkchecker",
-    "zgrab",
-    "masscan",
-    "nmap",
-    "nikto",
-    "sqlmap",
-    "nuclei",
-    "censysinspect",
-    "expanse",
-    "researchscan",
-    "archiver",
-    "wayback",
-    "feedly",
-    "feedburner",
-    "rss",
-    "preview",
-    "monitor",
-    "monitoring",
-    "uptime",
-    "adsbot",
-    "apis",
-];
+/// Whole words (runs of `[a-z0-9]` in the lower-cased User-Agent) that mark a
+/// bot wherever they appear. Words ending in `bot`/`bots` and words containing
+/// `crawl`, `spider`, `slurp`, `scrap` or `robot` are crawlers without being
+/// listed here.
+fn listed_word(word: &str) -> Option<BotReason> {
+    Some(match word {
+        "cypress" | "headless" | "headlesschrome" | "htmlunit" | "jsdom" | "phantomjs"
+        | "playwright" | "prerender" | "puppeteer" | "selenium" | "slimerjs" | "splash"
+        | "webdriver" | "zombie" => BotReason::Headless,
+        "axios" | "curl" | "guzzlehttp" | "httpclient" | "libwww" | "okhttp" | "python"
+        | "urllib" | "wget" | "windowspowershell" => BotReason::HttpLibrary,
+        "adsbot"
+        | "anthropic"
+        | "apis"
+        | "archiver"
+        | "barkrowler"
+        | "bingpreview"
+        | "censysinspect"
+        | "chatgpt"
+        | "claude"
+        | "cohere"
+        | "daumoa"
+        | "embedly"
+        | "expanse"
+        | "facebookcatalog"
+        | "facebookexternalhit"
+        | "feedburner"
+        | "feedfetcher"
+        | "feedly"
+        | "googleother"
+        | "gtmetrix"
+        | "iframely"
+        | "inspectiontool"
+        | "lighthouse"
+        | "linkcheck"
+        | "linkchecker"
+        | "masscan"
+        | "mediapartners"
+        | "monitor"
+        | "monitoring"
+        | "nagios"
+        | "newrelicpinger"
+        | "nikto"
+        | "nmap"
+        | "nuclei"
+        | "nuzzel"
+        | "outbrain"
+        | "perplexity"
+        | "pingdom"
+        | "preview"
+        | "qwantify"
+        | "researchscan"
+        | "rss"
+        | "site24x7"
+        | "sitebulb"
+        | "skypeuripreview"
+        | "sqlmap"
+        | "statuscake"
+        | "uptime"
+        | "validator"
+        | "vkshare"
+        | "wayback"
+        | "whatsapp"
+        | "zabbix"
+        | "zgrab" => BotReason::Crawler,
+        _ => return None,
+    })
+}
 
 /// Words that end in `bot` but name phones, not robots.
 const NOT_BOT_WORDS: &[&str] = &["cubot"];
 
-/// Runs the bot rules on a trimmed, lower-cased User-Agent of at most `MAX_LEN` bytes.
+/// Runs the bot rules on a trimmed, lower-cased User-Agent of at most
+/// `MAX_LEN` bytes: one pass over its words, a few prefix checks.
 pub(super) fn detect(lower: &str) -> Option<BotReason> {
-    if HEADLESS.iter().any(|t| lower.contains(t)) {
-        return Some(BotReason::Headless);
-    }
-    if HTTP_LIBRARY_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+    let browser_like = lower.starts_with("mozilla/");
+    if !browser_like && HTTP_LIBRARY_PREFIXES.iter().any(|p| lower.starts_with(p)) {
         return Some(BotReason::HttpLibrary);
+    }
+    // Headless beats crawler beats library: `LinkedInBot/1.0 (...;
+    // Apache-HttpClient ...)` is a crawler, not a library.
+    let mut found = None;
+    for word in lower.split(|c: char| !c.is_ascii_alphanumeric()) {
+        match word_reason(word) {
+            Some(BotReason::Headless) => return Some(BotReason::Headless),
+            Some(reason) if rank(Some(reason)) > rank(found) => found = Some(reason),
+            _ => {}
+        }
     }
     // A contact URL: crawlers sign their requests, browsers never do.
-    if lower.contains("http://") || lower.contains("https://") || lower.contains("+http") {
-        return Some(BotReason::Crawler);
+    let signed = lower.match_indices("http").any(|(i, _)| {
+        let after = lower.get(i + 4..).unwrap_or_default();
+        after.starts_with("://")
+            || after.starts_with("s://")
+            || lower.get(..i).is_some_and(|before| before.ends_with('+'))
+    });
+    if signed && rank(found) < rank(Some(BotReason::Crawler)) {
+        found = Some(BotReason::Crawler);
     }
-    // After the crawler words: `LinkedInBot/1.0 (...; Apache-HttpClient ...)` is a crawler.
-    if lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(crawler_word)
-    {
-        return Some(BotReason::Crawler);
-    }
-    if HTTP_LIBRARY_ANYWHERE.iter().any(|t| lower.contains(t)) {
-        return Some(BotReason::HttpLibrary);
-    }
-    None
+    found
 }
 
-fn crawler_word(word: &str) -> bool {
-    if word.is_empty() {
-        return false;
+fn rank(reason: Option<BotReason>) -> u8 {
+    match reason {
+        Some(BotReason::Headless) => 3,
+        Some(BotReason::Crawler) => 2,
+        Some(_) => 1,
+        None => 0,
     }
-    if (word.ends_with("bot") || word.ends_with("bots")) && !NOT_BOT_WORDS.contains(&word) {
-        return true;
+}
+
+fn word_reason(word: &str) -> Option<BotReason> {
+    // Version numbers and two-letter words are never bot names.
+    if word.len() < 3 || word.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    if word.contains("crawl")
-        || word.contains("spider")
-        || word.contains("slurp")
-        || word.contains("scrape")
-        || word.contains("robot")
-    {
-        return true;
+    if let Some(reason) = listed_word(word) {
+        return Some(reason);
     }
-    CRAWLER_WORDS.contains(&word)
+    let generic = word
+        .as_bytes()
+        .windows(5)
+        .any(|w| matches!(w, b"crawl" | b"spide" | b"slurp" | b"scrap" | b"robot"));
+    let bot = (word.ends_with("bot") || word.ends_with("bots")) && !NOT_BOT_WORDS.contains(&word);
+    (generic || bot).then_some(BotReason::Crawler)
 }
