@@ -147,8 +147,12 @@ impl KvStore for MemoryKv {
             .limit
             .unwrap_or(self.capability.max_list_limit.min(1000));
         self.capability.check_list_limit(limit)?;
+        // Resume after the cursor's key, but never before the prefix.
         let start = match &options.cursor {
-            Some(cursor) => Bound::Excluded(decode_cursor(cursor)?.to_owned()),
+            Some(cursor) => match decode_cursor(cursor)? {
+                after if after >= options.prefix.as_str() => Bound::Excluded(after.to_owned()),
+                _ => Bound::Included(options.prefix.clone()),
+            },
             None => Bound::Included(options.prefix.clone()),
         };
         let now = self.clock.now();

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use glinto_storage::conformance::{
-    Harness, Report, run_kv_all_ways, run_object_all_ways, run_state_all_ways,
+    Harness, Report, SleepFn, TimeControl, run_all_kv, run_all_object, run_all_state,
+    run_kv_all_ways, run_object_all_ways, run_state_all_ways,
 };
 use glinto_storage::{Capability, Clock, ManualClock, Timestamp};
 use glinto_storage_memory::{
@@ -197,4 +198,76 @@ fn every_wrapper_stacked() {
         ))
     };
     check(&block_on(run_state_all_ways(stacked, &h)), &[]);
+}
+
+#[test]
+fn the_suite_reruns_on_a_store_with_leftovers() {
+    let (_, clock, h) = setup();
+    let kv = MemoryKv::new(Arc::clone(&clock));
+    let state = MemoryState::new(Arc::clone(&clock));
+    let objects = small_objects(&clock);
+    for run in 0..2 {
+        assert!(block_on(run_all_kv(&kv, &h)).is_ok(), "kv run {run}");
+        assert!(
+            block_on(run_all_state(&state, &h)).is_ok(),
+            "state run {run}"
+        );
+        assert!(
+            block_on(run_all_object(&objects, &h)).is_ok(),
+            "object run {run}"
+        );
+    }
+    assert!(
+        !kv.is_empty(),
+        "the first run's keys were still there for the second"
+    );
+}
+
+/// A sleep that moves a manual clock plays a runtime whose clock the
+/// harness cannot set (workerd): waits up to `max_wait` happen, longer ones
+/// skip their test, and a fixed clock skips every time-dependent clause.
+#[test]
+fn time_controls_without_a_settable_clock() {
+    let (clock, shared, _) = setup();
+    let sleeper = clock.clone();
+    let sleep: SleepFn = Arc::new(move |d| {
+        sleeper.advance(d);
+        Box::pin(async {})
+    });
+    let run = |time: TimeControl| {
+        let h = Harness::with_time(time).paging_keys(1_100);
+        block_on(run_all_kv(&MemoryKv::new(Arc::clone(&shared)), &h))
+    };
+    let patient = run(TimeControl::Sleep {
+        clock: Arc::clone(&shared),
+        sleep: Arc::clone(&sleep),
+        max_wait: Duration::from_secs(3600),
+    });
+    check(&patient, &[]);
+    let hurried = run(TimeControl::Sleep {
+        clock: Arc::clone(&shared),
+        sleep,
+        max_wait: Duration::from_secs(10),
+    });
+    check(&hurried, &["kv_ttl_expiry"]);
+    assert!(
+        hurried
+            .skipped
+            .iter()
+            .any(|(_, why)| why.contains("max_wait")),
+        "{hurried}"
+    );
+    let fixed = run(TimeControl::Fixed(Arc::clone(&shared)));
+    check(&fixed, &["kv_ttl_expiry"]);
+    // Without read-after-write, a fixed clock cannot settle writes either.
+    let remote = PropagatingKv::new(
+        MemoryKv::new(Arc::clone(&shared)),
+        Arc::clone(&shared),
+        Duration::from_secs(60),
+    )
+    .remote();
+    let h = Harness::with_time(TimeControl::Fixed(shared)).paging_keys(1_100);
+    let report = block_on(run_all_kv(&remote, &h));
+    assert!(report.is_ok(), "{report}");
+    assert!(report.skipped.len() >= 5, "{report}");
 }

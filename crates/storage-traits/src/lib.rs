@@ -57,6 +57,20 @@
 //! made by opendal (`MaybeSend`) and by workers-rs; any `unsafe impl Send`
 //! needed to cross the boundary belongs in the Workers adapter, not here.
 //!
+//! # Why not an existing abstraction?
+//!
+//! - *`object_store` (arrow-rs)*: the model for [`ObjectStore`], `PutMode` and
+//!   the error enum, but it covers objects only, its futures are `Send`
+//!   (unusable inside a Worker) and it pulls an HTTP stack into the wasm
+//!   build. A Rust service can still reach R2 through it, behind this trait.
+//! - *opendal*: one trait for every service makes KV, Durable Object state
+//!   and objects look alike, while the pipeline depends on their
+//!   differences (eventual vs strong consistency, atomic batches, alarms,
+//!   compare-and-swap). Its `Capability` and `MaybeSend` ideas are kept.
+//! - *A filesystem or SQL interface*: neither Workers KV nor R2 offers
+//!   renames, appends or transactions across keys; an interface promising
+//!   them could not be implemented on the edge.
+//!
 //! # Time
 //!
 //! TTL expiry and alarms depend on "now". Backends take a [`Clock`]:

@@ -33,6 +33,23 @@ async fn get(store: &dyn KvStore, key: &str, step: &str) -> Step<Option<KvEntry>
     store.get(key).await.ctx(step)
 }
 
+/// Deletes every key under `prefix`, so the suite can rerun on a store that
+/// kept a previous run's keys.
+async fn clear(store: &dyn KvStore, h: &Harness, prefix: &str) -> Step {
+    let limit = store.capability().max_list_limit.min(1000);
+    let leftovers = list_all(store, prefix, limit).await?;
+    for key in &leftovers {
+        store
+            .delete(&key.name)
+            .await
+            .ctx("delete leftovers of an earlier run")?;
+    }
+    if !leftovers.is_empty() {
+        h.settle(&store.capability()).await?;
+    }
+    Ok(())
+}
+
 /// Every key under `prefix`, following cursors with pages of `limit`.
 async fn list_all(store: &dyn KvStore, prefix: &str, limit: usize) -> Step<Vec<crate::KvKey>> {
     let mut keys = Vec::new();
@@ -61,7 +78,13 @@ async fn list_all(store: &dyn KvStore, prefix: &str, limit: usize) -> Step<Vec<c
 /// Get returns what put wrote, with its metadata; absent keys are `None`; a
 /// rewrite replaces value and metadata; empty values are values.
 pub async fn kv_put_get_overwrite(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(put_get_overwrite(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_put_get_overwrite")).await?;
+            put_get_overwrite(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn put_get_overwrite(store: &dyn KvStore, h: &Harness) -> Step {
@@ -89,9 +112,17 @@ async fn put_get_overwrite(store: &dyn KvStore, h: &Harness) -> Step {
         entry
             == Some(KvEntry {
                 value: Bytes::from_static(b"first"),
-                metadata: expected_meta
+                metadata: expected_meta.clone()
             }),
         "get after put: got {entry:?}"
+    );
+    let listed = list_all(store, &p, cap.max_list_limit.min(1000)).await?;
+    ensure!(
+        listed.len() == 1
+            && listed.first().is_some_and(|k| k.name == key
+                && k.metadata == expected_meta
+                && k.expiration.is_none()),
+        "list must show the key with its metadata and no expiration: got {listed:?}"
     );
     h.pace(&cap).await?;
     store
@@ -136,7 +167,13 @@ async fn put_get_overwrite(store: &dyn KvStore, h: &Harness) -> Step {
 
 /// Deleting removes the key; deleting an absent key succeeds.
 pub async fn kv_delete_is_idempotent(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(delete_is_idempotent(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_delete_is_idempotent")).await?;
+            delete_is_idempotent(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn delete_is_idempotent(store: &dyn KvStore, h: &Harness) -> Step {
@@ -164,7 +201,13 @@ async fn delete_is_idempotent(store: &dyn KvStore, h: &Harness) -> Step {
 /// (from get and list) after it; a rewrite without expiration is permanent.
 /// Stores without TTL refuse an expiration with `NotSupported`.
 pub async fn kv_ttl_expiry(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(ttl_expiry(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_ttl_expiry")).await?;
+            ttl_expiry(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn ttl_expiry(store: &dyn KvStore, h: &Harness) -> Step {
@@ -278,7 +321,13 @@ async fn ttl_expiry(store: &dyn KvStore, h: &Harness) -> Step {
 /// Expirations below the minimum TTL, or in the past, are refused with
 /// `InvalidArgument` and write nothing.
 pub async fn kv_ttl_minimum(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(ttl_minimum(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_ttl_minimum")).await?;
+            ttl_minimum(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn ttl_minimum(store: &dyn KvStore, h: &Harness) -> Step {
@@ -329,7 +378,13 @@ async fn ttl_minimum(store: &dyn KvStore, h: &Harness) -> Step {
 /// Paging by cursor over thousands of keys visits each key under the prefix
 /// exactly once, in ascending byte order, and no key outside it.
 pub async fn kv_list_paging(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(list_paging(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_list_paging")).await?;
+            list_paging(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn list_paging(store: &dyn KvStore, h: &Harness) -> Step {
@@ -372,7 +427,13 @@ async fn list_paging(store: &dyn KvStore, h: &Harness) -> Step {
 /// A zero list limit, a limit above the maximum and a malformed cursor are
 /// refused; an empty prefix lists nothing more than what exists.
 pub async fn kv_list_arguments(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(list_arguments(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_list_arguments")).await?;
+            list_arguments(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn list_arguments(store: &dyn KvStore, h: &Harness) -> Step {
@@ -412,7 +473,13 @@ async fn list_arguments(store: &dyn KvStore, h: &Harness) -> Step {
 /// more is `TooLarge` naming the limit, the empty key is `InvalidKey`, and a
 /// refused put leaves the previous value in place.
 pub async fn kv_size_limits(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(size_limits(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_size_limits")).await?;
+            size_limits(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn size_limits(store: &dyn KvStore, h: &Harness) -> Step {
@@ -509,7 +576,13 @@ async fn size_limits(store: &dyn KvStore, h: &Harness) -> Step {
 /// Keys with unicode, slashes, spaces, percent signs and control characters
 /// round-trip through put, get, list and delete unchanged.
 pub async fn kv_odd_keys(store: &dyn KvStore, h: &Harness) -> Outcome {
-    finish(odd_keys(store, h).await)
+    finish(
+        async {
+            clear(store, h, &h.prefix("kv_odd_keys")).await?;
+            odd_keys(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn odd_keys(store: &dyn KvStore, h: &Harness) -> Step {

@@ -32,6 +32,19 @@ pub(super) async fn run(store: &dyn ObjectStore, h: &Harness, report: &mut Repor
     );
 }
 
+/// Deletes every object under `prefix`, so the suite can rerun on a store
+/// that kept a previous run's objects.
+async fn clear(store: &dyn ObjectStore, prefix: &str) -> Step {
+    let leftovers = list_all(store, ObjectListOptions::prefix(prefix)).await?;
+    for object in &leftovers.objects {
+        store
+            .delete(&object.key)
+            .await
+            .ctx("delete leftovers of an earlier run")?;
+    }
+    Ok(())
+}
+
 /// Every page under `options`, following cursors.
 async fn list_all(store: &dyn ObjectStore, options: ObjectListOptions) -> Step<ObjectListPage> {
     let limit = options.limit;
@@ -58,7 +71,13 @@ async fn list_all(store: &dyn ObjectStore, options: ObjectListOptions) -> Step<O
 /// the same metadata as `head`; absent objects are `None`; an overwrite with
 /// different bytes changes the etag.
 pub async fn object_put_get_head(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(put_get_head(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_put_get_head")).await?;
+            put_get_head(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn put_get_head(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -126,7 +145,13 @@ async fn put_get_head(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// only over the matching etag (`PreconditionFailed` for a stale etag or an
 /// absent object); refused writes leave the object unchanged.
 pub async fn object_put_modes(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(put_modes(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_put_modes")).await?;
+            put_modes(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -216,7 +241,13 @@ async fn required_body(store: &dyn ObjectStore, key: &str) -> Step<Bytes> {
 /// Of many concurrent `Create`s of one key exactly one wins, the others get
 /// `AlreadyExists`, and the stored body is the winner's.
 pub async fn object_create_race(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(create_race(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_create_race")).await?;
+            create_race(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn create_race(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -255,7 +286,13 @@ async fn create_race(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// Of many concurrent `IfMatch` writes with the same etag exactly one wins;
 /// the others get `PreconditionFailed`.
 pub async fn object_if_match_race(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(if_match_race(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_if_match_race")).await?;
+            if_match_race(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn if_match_race(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -298,7 +335,13 @@ async fn if_match_race(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// whole object's metadata; ranges starting at or past the end are
 /// `InvalidRange`, inverted ranges `InvalidArgument`; absent objects `None`.
 pub async fn object_ranged_get(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(ranged_get(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_ranged_get")).await?;
+            ranged_get(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn ranged_get(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -366,7 +409,13 @@ async fn ranged_get(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// Paging by cursor over thousands of objects visits each exactly once in
 /// ascending byte order, and nothing outside the prefix.
 pub async fn object_list_paging(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(list_paging(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_list_paging")).await?;
+            list_paging(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn list_paging(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -406,7 +455,13 @@ async fn list_paging(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// With a delimiter, keys containing it after the prefix collapse into
 /// common prefixes, each reported once across pages, in order.
 pub async fn object_list_delimiter(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(list_delimiter(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_list_delimiter")).await?;
+            list_delimiter(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn list_delimiter(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -460,7 +515,13 @@ async fn list_delimiter(store: &dyn ObjectStore, h: &Harness) -> Step {
 
 /// A zero limit, a limit over the maximum and a malformed cursor are refused.
 pub async fn object_list_arguments(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(list_arguments(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_list_arguments")).await?;
+            list_arguments(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn list_arguments(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -499,7 +560,13 @@ async fn list_arguments(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// Deleting removes the object from get, head and list; deleting an absent
 /// object succeeds.
 pub async fn object_delete_is_idempotent(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(delete_is_idempotent(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_delete_is_idempotent")).await?;
+            delete_is_idempotent(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn delete_is_idempotent(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -532,7 +599,13 @@ async fn delete_is_idempotent(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// `TooLarge`, the empty key is `InvalidKey`, and refused puts leave the
 /// previous object.
 pub async fn object_size_limits(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(size_limits(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_size_limits")).await?;
+            size_limits(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn size_limits(store: &dyn ObjectStore, h: &Harness) -> Step {
@@ -596,7 +669,13 @@ async fn size_limits(store: &dyn ObjectStore, h: &Harness) -> Step {
 /// Keys with unicode, slashes, spaces, percent signs and control characters
 /// round-trip through put, get, list and delete unchanged.
 pub async fn object_odd_keys(store: &dyn ObjectStore, h: &Harness) -> Outcome {
-    finish(odd_keys(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("object_odd_keys")).await?;
+            odd_keys(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn odd_keys(store: &dyn ObjectStore, h: &Harness) -> Step {

@@ -43,6 +43,27 @@ async fn write_all(store: &dyn StateStore, entries: &[(String, Bytes)]) -> Step 
     Ok(())
 }
 
+/// Deletes every key under `prefix`, so the suite can rerun on a store that
+/// kept a previous run's keys.
+async fn clear(store: &dyn StateStore, prefix: &str) -> Step {
+    let leftovers = store
+        .list(StateListOptions::prefix(prefix))
+        .await
+        .ctx("list leftovers of an earlier run")?;
+    let chunk = store.capability().max_batch_keys.clamp(1, 1024);
+    for part in leftovers.chunks(chunk) {
+        let batch: WriteBatch = part
+            .iter()
+            .map(|(key, _)| WriteOp::Delete(key.clone()))
+            .collect();
+        store
+            .write(batch)
+            .await
+            .ctx("delete leftovers of an earlier run")?;
+    }
+    Ok(())
+}
+
 fn keys_of(entries: &[(String, Bytes)]) -> Vec<&str> {
     entries.iter().map(|(k, _)| k.as_str()).collect()
 }
@@ -51,7 +72,13 @@ fn keys_of(entries: &[(String, Bytes)]) -> Vec<&str> {
 /// in request order with `None` for absent keys (duplicates allowed);
 /// deletes are idempotent.
 pub async fn state_get_put_delete(store: &dyn StateStore, h: &Harness) -> Outcome {
-    finish(get_put_delete(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("state_get_put_delete")).await?;
+            get_put_delete(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn get_put_delete(store: &dyn StateStore, h: &Harness) -> Step {
@@ -107,7 +134,13 @@ async fn get_put_delete(store: &dyn StateStore, h: &Harness) -> Step {
 /// a batch that fails validation (too many keys, a key or value too large,
 /// an empty key) writes nothing at all.
 pub async fn state_batch_is_atomic(store: &dyn StateStore, h: &Harness) -> Outcome {
-    finish(batch_is_atomic(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("state_batch_is_atomic")).await?;
+            batch_is_atomic(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn batch_is_atomic(store: &dyn StateStore, h: &Harness) -> Step {
@@ -252,7 +285,17 @@ pub async fn state_concurrent_batches_do_not_interleave(
     store: &dyn StateStore,
     h: &Harness,
 ) -> Outcome {
-    finish(concurrent_batches(store, h).await)
+    finish(
+        async {
+            clear(
+                store,
+                &h.prefix("state_concurrent_batches_do_not_interleave"),
+            )
+            .await?;
+            concurrent_batches(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn concurrent_batches(store: &dyn StateStore, h: &Harness) -> Step {
@@ -296,7 +339,13 @@ async fn concurrent_batches(store: &dyn StateStore, h: &Harness) -> Step {
 /// limit (which keeps the first entries in the chosen order), and returns
 /// values with keys.
 pub async fn state_list_ranges(store: &dyn StateStore, h: &Harness) -> Outcome {
-    finish(list_ranges(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("state_list_ranges")).await?;
+            list_ranges(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn list_ranges(store: &dyn StateStore, h: &Harness) -> Step {
@@ -406,7 +455,13 @@ async fn list_ranges(store: &dyn StateStore, h: &Harness) -> Step {
 /// Paging forward with `start_after` and backward with `end_before` over
 /// thousands of keys visits each exactly once, in order.
 pub async fn state_list_paging(store: &dyn StateStore, h: &Harness) -> Outcome {
-    finish(list_paging(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("state_list_paging")).await?;
+            list_paging(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn list_paging(store: &dyn StateStore, h: &Harness) -> Step {
@@ -462,7 +517,13 @@ async fn list_paging(store: &dyn StateStore, h: &Harness) -> Step {
 /// accepted, one byte more is `TooLarge` naming the limit; the empty key is
 /// `InvalidKey`; `get_many` over the batch limit is `TooLarge`.
 pub async fn state_size_limits(store: &dyn StateStore, h: &Harness) -> Outcome {
-    finish(size_limits(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("state_size_limits")).await?;
+            size_limits(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn size_limits(store: &dyn StateStore, h: &Harness) -> Step {
@@ -570,7 +631,13 @@ async fn size_limits(store: &dyn StateStore, h: &Harness) -> Step {
 /// Keys with unicode, slashes, spaces, percent signs and control characters
 /// round-trip through write, get, list and delete unchanged.
 pub async fn state_odd_keys(store: &dyn StateStore, h: &Harness) -> Outcome {
-    finish(odd_keys(store, h).await)
+    finish(
+        async {
+            clear(store, &h.prefix("state_odd_keys")).await?;
+            odd_keys(store, h).await
+        }
+        .await,
+    )
 }
 
 async fn odd_keys(store: &dyn StateStore, h: &Harness) -> Step {
