@@ -258,31 +258,17 @@ struct Page {
 
 impl Page {
     fn parse(url: &str, hash_mode: bool) -> Result<Page> {
-        let invalid = |reason: String| Error::Invalid {
-            field: "url",
-            reason,
-        };
-        let parsed = Url::parse(url.trim()).map_err(|e| invalid(format!("not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "scheme `{}` is not http or https",
-                parsed.scheme()
-            )));
-        }
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| invalid("has no host".to_owned()))?;
-        let host = host.trim_end_matches('.');
+        let parts = UrlParts::parse(url)?;
+        let host = parts.host.trim_end_matches('.');
         let hostname = host
             .strip_prefix("www.")
             .unwrap_or(host)
             .to_ascii_lowercase();
-        let mut pathname = match parsed.path() {
+        let mut pathname = match &*parts.path {
             "" => "/".to_owned(),
             path => percent_decode(path),
         };
-        if hash_mode && let Some(fragment) = parsed.fragment().filter(|f| !f.is_empty()) {
+        if hash_mode && let Some(fragment) = parts.fragment.as_deref().filter(|f| !f.is_empty()) {
             pathname.push('#');
             pathname.push_str(&percent_decode(fragment));
         }
@@ -294,8 +280,8 @@ impl Page {
             ref_param: String::new(),
             click_id: None,
         };
-        if parsed.query().is_some() {
-            for (key, value) in parsed.query_pairs() {
+        if let Some(query) = &parts.query {
+            for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
                 let slot = match &*key {
                     "utm_source" => &mut page.utm[0],
                     "utm_medium" => &mut page.utm[1],
@@ -318,6 +304,122 @@ impl Page {
             }
         }
         Ok(page)
+    }
+}
+
+/// Bytes that the WHATWG URL parser leaves alone in every part of an
+/// http(s) URL: ASCII letters, digits and `-._~:/?#[]@!$&()*+,;=%|^`.
+const PLAIN_URL_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~:/?#[]@!$&()*+,;=%|^";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// The parts of a page URL that normalization reads.
+#[derive(Debug, PartialEq, Eq)]
+struct UrlParts<'a> {
+    host: Cow<'a, str>,
+    path: Cow<'a, str>,
+    query: Option<Cow<'a, str>>,
+    fragment: Option<Cow<'a, str>>,
+}
+
+impl<'a> UrlParts<'a> {
+    /// Splits an http(s) URL. The common case (plain ASCII, lower-case
+    /// scheme and host name, no dot segments, nothing to escape) is split in
+    /// place; everything else goes through the `url` crate's WHATWG parser.
+    /// Both give the same parts for the common case (a proptest checks it).
+    fn parse(url: &'a str) -> Result<UrlParts<'a>> {
+        if let Some(parts) = Self::split_simple(url) {
+            return Ok(parts);
+        }
+        let invalid = |reason: String| Error::Invalid {
+            field: "url",
+            reason,
+        };
+        let parsed = Url::parse(url.trim()).map_err(|e| invalid(format!("not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "scheme `{}` is not http or https",
+                parsed.scheme()
+            )));
+        }
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| invalid("has no host".to_owned()))?;
+        Ok(UrlParts {
+            host: Cow::Owned(host.to_owned()),
+            path: Cow::Owned(parsed.path().to_owned()),
+            query: parsed.query().map(|q| Cow::Owned(q.to_owned())),
+            fragment: parsed.fragment().map(|f| Cow::Owned(f.to_owned())),
+        })
+    }
+
+    /// The in-place split, or `None` when the URL needs the full parser.
+    fn split_simple(url: &'a str) -> Option<UrlParts<'a>> {
+        if !url.bytes().all(|b| PLAIN_URL_BYTES[usize::from(b)]) {
+            return None;
+        }
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))?;
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(authority_end);
+        let host = match authority.split_once(':') {
+            Some((host, port)) => {
+                if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                port.parse::<u16>().ok()?;
+                host
+            }
+            None => authority,
+        };
+        let last_label = host.trim_end_matches('.').rsplit('.').next()?;
+        let simple_host = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.'))
+            && !host.starts_with('.')
+            && !host.contains("..")
+            && !host.contains("xn--")
+            && last_label.starts_with(|c: char| c.is_ascii_lowercase());
+        if !simple_host {
+            return None;
+        }
+        let (rest, fragment) = match rest.split_once('#') {
+            Some((rest, fragment)) => (rest, Some(Cow::Borrowed(fragment))),
+            None => (rest, None),
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(Cow::Borrowed(query))),
+            None => (rest, None),
+        };
+        let encoded_dot = path
+            .as_bytes()
+            .windows(3)
+            .any(|w| matches!(w, [b'%', b'2', b'e' | b'E']));
+        if path.contains("/.") || encoded_dot {
+            return None;
+        }
+        Some(UrlParts {
+            host: Cow::Borrowed(host),
+            path: Cow::Borrowed(if path.is_empty() { "/" } else { path }),
+            query,
+            fragment,
+        })
     }
 }
 
@@ -414,7 +516,72 @@ fn device_from_width(width: u32) -> Device {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// What the `url` crate says, in the shape of `UrlParts`.
+    fn full_parse(url: &str) -> Option<UrlParts<'static>> {
+        let parsed = Url::parse(url.trim()).ok()?;
+        Some(UrlParts {
+            host: Cow::Owned(parsed.host_str()?.to_owned()),
+            path: Cow::Owned(parsed.path().to_owned()),
+            query: parsed.query().map(|q| Cow::Owned(q.to_owned())),
+            fragment: parsed.fragment().map(|f| Cow::Owned(f.to_owned())),
+        })
+    }
+
+    #[test]
+    fn simple_split_agrees_on_examples() {
+        let check = |url: &str, simple: bool| {
+            let split = UrlParts::split_simple(url);
+            assert_eq!(split.is_some(), simple, "{url}");
+            if let Some(split) = split {
+                assert_eq!(Some(split), full_parse(url), "{url}");
+            }
+        };
+        check("https://example.com", true);
+        check("https://example.com/a/b?x=1&y=%20#frag", true);
+        check("http://a.example.com:8080/?", true);
+        check("https://example.com.:443/x#", true);
+        check("https://EXAMPLE.com/", false);
+        check("https://example.com/a/../b", false);
+        check("https://example.com/%2E%2E/b", false);
+        check("https://127.0.0.1/", false);
+        check("https://0x7f.1/", false);
+        check("https://user@example.com/", false);
+        check("https://xn--caf-dma.com/", false);
+        check("https://example.com/caf\u{e9}", false);
+        check("https://example.com/a b", false);
+        check("https://example.com:99999/", false);
+        check("https://example.com:/", false);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn simple_split_agrees_with_the_url_crate(
+            scheme in prop_oneof![Just("http://"), Just("https://"), Just("HTTP://"), Just("ftp://")],
+            host in "[a-z0-9.-]{0,12}|[A-Za-z0-9.:@\\[\\]-]{0,12}",
+            path in "[a-zA-Z0-9/.%~!$&()*+,;=:@|^ -]{0,16}",
+            query in proptest::option::of("[a-zA-Z0-9=&%/?.+ '-]{0,12}"),
+            fragment in proptest::option::of("[a-zA-Z0-9/?#.%' -]{0,8}"),
+        ) {
+            let mut url = format!("{scheme}{host}{path}");
+            if let Some(q) = query {
+                url.push('?');
+                url.push_str(&q);
+            }
+            if let Some(f) = fragment {
+                url.push('#');
+                url.push_str(&f);
+            }
+            if let Some(split) = UrlParts::split_simple(&url) {
+                prop_assert_eq!(Some(split), full_parse(&url), "{}", url);
+            }
+        }
+    }
 
     #[test]
     fn percent_decoding() {
