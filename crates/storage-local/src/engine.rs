@@ -278,6 +278,15 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Rewrites the file to release the space of freed pages; returns whether it shrank.
+    pub(crate) fn compact(&mut self) -> Result<bool, Fault> {
+        let mut shrank = false;
+        while self.db.compact().map_err(|e| Fault::Redb(e.into()))? {
+            shrank = true;
+        }
+        Ok(shrank)
+    }
+
     /// Creates the tables of a namespace so that reads never meet a missing table.
     pub(crate) fn create_tables(&self, names: &[&str]) -> Result<(), Fault> {
         self.write(|txn| {

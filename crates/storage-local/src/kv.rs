@@ -1,7 +1,6 @@
 //! [`LocalKv`]: a [`KvStore`] in the data directory's redb file.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use glinto_storage::{
@@ -80,13 +79,13 @@ impl LocalKv {
     }
 }
 
-/// The local KV capability: Workers KV's limits (so that what works here works in production)
-/// with this backend's stronger guarantees.
+/// The local KV capability: Workers KV's limits, the 60 s minimum TTL included (so that what
+/// works here works in production), with this backend's stronger guarantee of
+/// read-after-write and no per-key write rate limit.
 pub(crate) fn capability() -> Capability {
     let mut c = Capability::workers_kv();
     c.backend = "local";
     c.read_after_write = true;
-    c.min_ttl = Duration::from_millis(1);
     c.max_writes_per_key_per_second = None;
     c
 }

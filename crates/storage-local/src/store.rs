@@ -241,6 +241,24 @@ impl LocalStore {
         })
     }
 
+    /// Compacts the database file, giving the space of freed pages back to the file system;
+    /// returns whether the file shrank. It rewrites pages in place inside fsynced
+    /// transactions, so a crash during compaction loses nothing. Runs only while this is the
+    /// sole handle: no clone and no store from [`LocalStore::kv`], [`LocalStore::state`] or
+    /// [`LocalStore::objects`] may be alive.
+    ///
+    /// # Errors
+    /// [`glinto_storage::Error::InvalidArgument`] (field `handles`) while other handles are
+    /// alive, or a redb failure.
+    pub fn compact(&mut self) -> glinto_storage::Result<bool> {
+        let shared = Arc::get_mut(&mut self.shared).ok_or_else(|| glinto_storage::Error::InvalidArgument {
+            field: "handles",
+            reason: "compaction needs the only handle: drop every store and clone of this LocalStore first"
+                .to_owned(),
+        })?;
+        shared.engine.compact().map_err(crate::error::backend)
+    }
+
     fn create(&self, names: &[&str]) -> Result<(), OpenError> {
         let path = self.shared.dir.join(DATABASE_FILE);
         self.shared

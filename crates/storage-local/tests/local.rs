@@ -37,7 +37,7 @@ fn expired_entries_are_invisible_then_purged() {
     let kv = store.kv("ttl").expect("kv");
     block_on(async {
         for i in 0..50 {
-            let ttl = Duration::from_secs(10 + i);
+            let ttl = Duration::from_secs(60 + i);
             kv.put(
                 &format!("k{i:02}"),
                 Bytes::from_static(b"v"),
@@ -49,7 +49,7 @@ fn expired_entries_are_invisible_then_purged() {
         kv.put("forever", Bytes::from_static(b"v"), KvPutOptions::new())
             .await
             .expect("put");
-        clock.advance(Duration::from_secs(35));
+        clock.advance(Duration::from_secs(85));
         // k00..=k25 have expired (deadline ≤ now): invisible at once, before any purge.
         assert_eq!(kv.get("k25").await.expect("get"), None);
         assert!(kv.get("k26").await.expect("get").is_some());
@@ -72,14 +72,14 @@ fn rewriting_without_expiry_makes_a_key_permanent() {
         kv.put(
             "k",
             Bytes::from_static(b"1"),
-            KvPutOptions::new().expire_after(Duration::from_secs(5)),
+            KvPutOptions::new().expire_after(Duration::from_secs(60)),
         )
         .await
         .expect("put");
         kv.put("k", Bytes::from_static(b"2"), KvPutOptions::new())
             .await
             .expect("put");
-        clock.advance(Duration::from_secs(60));
+        clock.advance(Duration::from_secs(120));
         assert_eq!(kv.purge_expired().expect("purge"), 0);
         assert_eq!(
             kv.get("k").await.expect("get").map(|e| e.value),
@@ -355,4 +355,46 @@ fn invalid_names_and_arguments_are_typed_errors() {
         ),
         "{past:?}"
     );
+}
+
+#[test]
+fn compaction_needs_the_only_handle_and_keeps_the_data() {
+    let (_dir, mut store, _clock) = open();
+    let objects = store.objects("big").expect("objects");
+    block_on(async {
+        for i in 0..8 {
+            objects
+                .put(&format!("o{i}"), body(200_000), PutMode::Overwrite)
+                .await
+                .expect("put");
+        }
+        for i in 0..6 {
+            objects.delete(&format!("o{i}")).await.expect("delete");
+        }
+    });
+    let refused = store.compact();
+    assert!(
+        matches!(
+            refused,
+            Err(glinto_storage::Error::InvalidArgument {
+                field: "handles",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    drop(objects);
+    let before = std::fs::metadata(store.dir().join(glinto_storage_local::DATABASE_FILE))
+        .expect("size")
+        .len();
+    assert_eq!(store.compact().ok(), Some(true));
+    let after = std::fs::metadata(store.dir().join(glinto_storage_local::DATABASE_FILE))
+        .expect("size")
+        .len();
+    assert!(after < before, "{after} < {before}");
+    let objects = store.objects("big").expect("objects");
+    let kept = block_on(objects.get("o7", None))
+        .expect("get")
+        .expect("object");
+    assert_eq!(kept.body, body(200_000));
 }
