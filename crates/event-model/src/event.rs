@@ -30,22 +30,33 @@ pub struct Event {
     pub source: String,
     /// Acquisition channel derived from source, UTM and click ids.
     pub channel: Channel,
+    /// `utm_source` query parameter of the page URL.
     pub utm_source: String,
+    /// `utm_medium` query parameter of the page URL.
     pub utm_medium: String,
+    /// `utm_campaign` query parameter of the page URL.
     pub utm_campaign: String,
+    /// `utm_content` query parameter of the page URL.
     pub utm_content: String,
+    /// `utm_term` query parameter of the page URL.
     pub utm_term: String,
     /// ISO 3166-1 alpha-2, upper case; empty when unknown.
     pub country_code: String,
+    /// Browser family (`Chrome`, `Safari`...), empty when unknown.
     pub browser: String,
+    /// Browser major version, empty when unknown.
     pub browser_version: String,
+    /// Operating system (`Windows`, `iOS`...), empty when unknown.
     pub os: String,
+    /// Operating system version, empty when unknown.
     pub os_version: String,
+    /// Device class.
     pub device: Device,
     /// Screen class (`<576`, `576-992`, `992-1440`, `>=1440`); empty when not sent.
     pub screen: String,
     /// Custom properties, bounded in count and size, sorted by key, keys unique.
     pub props: Vec<(String, String)>,
+    /// Revenue attached to a goal.
     pub revenue: Option<Revenue>,
     /// `false` for events that must not affect bounce rate and visit duration.
     pub interactive: bool,
@@ -71,10 +82,14 @@ impl Event {
 )]
 #[non_exhaustive]
 pub enum Device {
+    /// Neither the User-Agent nor the screen width tells.
     #[default]
     Unknown,
+    /// A desktop or laptop computer.
     Desktop,
+    /// A phone.
     Mobile,
+    /// A tablet.
     Tablet,
 }
 
@@ -112,24 +127,42 @@ impl Device {
 )]
 #[non_exhaustive]
 pub enum Channel {
+    /// No referrer and no campaign: typed in, bookmarks, apps.
     #[default]
     Direct,
+    /// Unpaid traffic from a search engine.
     OrganicSearch,
+    /// Unpaid traffic from a social network.
     OrganicSocial,
+    /// Unpaid traffic from a video platform.
     OrganicVideo,
+    /// Unpaid traffic from a shopping site.
     OrganicShopping,
+    /// Search ads (a paid medium or click id with a search source).
     PaidSearch,
+    /// Social ads.
     PaidSocial,
+    /// Video ads.
     PaidVideo,
+    /// Shopping ads.
     PaidShopping,
+    /// Other paid traffic (`cpc`, `ppc`... with an unclassified source).
     PaidOther,
+    /// Display and banner ads.
     Display,
+    /// Email campaigns and web mail.
     Email,
+    /// Affiliate links.
     Affiliates,
+    /// SMS campaigns.
     Sms,
+    /// A link from another site.
     Referral,
+    /// Campaigns across several networks (`cross-network`).
     CrossNetwork,
+    /// Audio ads and podcasts.
     Audio,
+    /// Mobile push notifications.
     MobilePushNotifications,
 }
 

@@ -9,7 +9,7 @@
 //!    keeps the client's id and each further site gets
 //!    [`for_site`]`(client_id, site)`, so that the per-site copies stay
 //!    distinct and a retry maps to the same ids.
-//! 2. **Otherwise derived** by [`derive`]: SipHash-1-3 under a fixed, public
+//! 2. **Otherwise derived** by [`derive()`]: SipHash-1-3 under a fixed, public
 //!    key over a length-prefixed encoding of
 //!    `(DERIVATION_VERSION, site, visitor_id, name, url, referrer, props,
 //!    revenue, interactive, screen_width, window)`, where `url` and `referrer`
