@@ -28,6 +28,10 @@ use crate::record::{self, KvEntry, ObjectMeta, RecordError};
 /// bounded amount and a namespace that is written to never accumulates expired entries.
 pub(crate) const PURGE_PER_WRITE: usize = 16;
 
+/// Most bytes a ranged read reserves before it has read them: sizes come from the file, and a
+/// damaged size must not become a huge allocation. Larger reads grow as chunks arrive.
+const PREALLOCATE: u64 = 16 * 1024 * 1024;
+
 /// Version of the table layout above, stored in `meta` under `layout`.
 pub(crate) const LAYOUT_VERSION: u32 = 1;
 
@@ -566,24 +570,19 @@ impl Engine {
                 Some(guard) => {
                     let meta =
                         record::decode_object_meta(guard.value()).map_err(corrupt(&t.meta))?;
-                    Some((
-                        meta.generation,
-                        meta.size,
-                        meta.chunk_size,
-                        meta.etag.to_vec(),
-                    ))
+                    Some((meta.generation, meta.etag.to_vec()))
                 }
                 None => None,
             };
             match (condition, &old) {
                 (PutCondition::Overwrite, _) | (PutCondition::Create, None) => {}
                 (PutCondition::Create, Some(_)) => return Err(Fault::AlreadyExists),
-                (PutCondition::IfMatch(expected), Some((_, _, _, actual)))
+                (PutCondition::IfMatch(expected), Some((_, actual)))
                     if expected == actual.as_slice() => {}
                 (PutCondition::IfMatch(_), _) => return Err(Fault::EtagMismatch),
             }
-            if let Some((generation, size, old_chunk, _)) = old {
-                remove_chunks(&mut chunks, generation, size, old_chunk)?;
+            if let Some((generation, _)) = old {
+                remove_chunks(&mut chunks, generation)?;
             }
             let generation = next_generation(txn)?;
             let step = usize::try_from(chunk_size).unwrap_or(usize::MAX).max(1);
@@ -639,8 +638,9 @@ impl Engine {
             let meta = record::decode_object_meta(guard.value()).map_err(corrupt(&t.meta))?;
             let (start, end) = range(meta.size)?;
             let chunk = u64::from(meta.chunk_size);
-            let mut body =
-                Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0));
+            let mut body = Vec::with_capacity(
+                usize::try_from(end.saturating_sub(start).min(PREALLOCATE)).unwrap_or(0),
+            );
             let mut offset = start - start % chunk;
             while offset < end {
                 let index =
@@ -677,7 +677,7 @@ impl Engine {
                 return Ok(false);
             };
             let meta = record::decode_object_meta(guard.value()).map_err(corrupt(&t.meta))?;
-            remove_chunks(&mut chunks, meta.generation, meta.size, meta.chunk_size)?;
+            remove_chunks(&mut chunks, meta.generation)?;
             Ok(true)
         })
     }
@@ -814,15 +814,26 @@ fn next_generation(txn: &WriteTransaction) -> Result<u64, Fault> {
 fn remove_chunks(
     chunks: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
     generation: u64,
-    size: u64,
-    chunk_size: u32,
 ) -> Result<(), Fault> {
-    let count = size.div_ceil(u64::from(chunk_size.max(1)));
-    for index in 0..count {
-        let index = u32::try_from(index).map_err(|_| Fault::Exhausted("chunk index"))?;
-        chunks.remove(record::chunk_key(generation, index).as_slice())?;
+    // By key range rather than by the metadata's size: whatever chunks of this generation
+    // exist are removed, and a damaged size cannot make this loop long.
+    let start = record::chunk_key(generation, 0);
+    let keys = match generation.checked_add(1) {
+        Some(next) => collect_keys(
+            chunks.range::<&[u8]>(start.as_slice()..record::chunk_key(next, 0).as_slice())?,
+        )?,
+        None => collect_keys(chunks.range::<&[u8]>(start.as_slice()..)?)?,
+    };
+    for key in keys {
+        chunks.remove(key.as_slice())?;
     }
     Ok(())
+}
+
+fn collect_keys(
+    range: redb::Range<'_, &'static [u8], &'static [u8]>,
+) -> Result<Vec<Vec<u8>>, Fault> {
+    range.map(|item| Ok(item?.0.value().to_vec())).collect()
 }
 
 /// Deletes up to `max` expired entries through the expiry index. An index entry whose KV entry
@@ -838,11 +849,11 @@ fn purge(
     for item in expiry.range::<&[u8]>(..)? {
         let (k, _) = item?;
         let k = k.value();
-        let Ok((at, _)) = record::split_kv_expiry_key(k) else {
-            due.push(k.to_vec());
-            continue;
-        };
-        if at > now_ms || due.len() >= max {
+        if due.len() >= max {
+            break;
+        }
+        // Malformed index keys (shorter than a deadline) sort first and are dropped.
+        if record::split_kv_expiry_key(k).is_ok_and(|(at, _)| at > now_ms) {
             break;
         }
         due.push(k.to_vec());

@@ -569,4 +569,47 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Decoding any bytes as any record kind returns Ok or Err, never panics.
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = (
+                decode_layout(&bytes),
+                decode_counter(&bytes),
+                decode_kv(&bytes),
+                decode_state(&bytes),
+                decode_alarm(&bytes),
+                decode_object_meta(&bytes),
+                decode_chunk(&bytes),
+                split_kv_expiry_key(&bytes),
+            );
+        }
+
+        /// A KV entry decodes to what was encoded, for any field values.
+        #[test]
+        fn kv_entries_round_trip(
+            expires in proptest::option::of(proptest::prelude::any::<u64>()),
+            metadata in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)),
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            let entry = KvEntry { expires_at_ms: expires, metadata: metadata.as_deref(), value: &value };
+            let encoded = encode_kv(&entry);
+            proptest::prop_assert_eq!(decode_kv(&encoded), Ok(entry));
+        }
+
+        /// Any single flipped bit of a sealed record is caught (by the tag or the checksum).
+        #[test]
+        fn every_single_bit_flip_is_detected(
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..128),
+            bit in 0usize..1024,
+        ) {
+            let mut bytes = encode_state(&value);
+            let bit = bit % (bytes.len() * 8);
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            proptest::prop_assert!(decode_state(&bytes).is_err());
+        }
+    }
 }

@@ -35,7 +35,7 @@ impl LocalState {
     /// Deletes every key and the alarm (Durable Object `deleteAll`), atomically.
     ///
     /// # Errors
-    /// [`Error::Transient`] or [`Error::Permanent`] from the database.
+    /// [`glinto_storage::Error::Transient`] or [`glinto_storage::Error::Permanent`] from the database.
     pub fn delete_all(&self) -> Result<()> {
         self.shared
             .engine
