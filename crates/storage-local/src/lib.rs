@@ -36,6 +36,8 @@
 //!   ([`LocalOptions::verify_on_open`]); every stored record also carries a CRC-32 checked on
 //!   each read, so a damaged value surfaces as [`glinto_storage::Error::Permanent`] with a
 //!   [`BackendError::Corrupted`] source, never as data.
+//! - **Space.** redb is copy-on-write: freed pages stay in the file for reuse until
+//!   [`LocalStore::compact`] gives them back (measured in `docs/benchmarks.md`).
 //! - **Time** comes from the injected [`glinto_storage::Clock`] ([`LocalOptions::clock`]):
 //!   expired KV entries are invisible at once and purged lazily by later writes (and by
 //!   [`LocalKv::purge_expired`]).

@@ -398,3 +398,44 @@ fn compaction_needs_the_only_handle_and_keeps_the_data() {
         .expect("object");
     assert_eq!(kept.body, body(200_000));
 }
+
+#[test]
+fn threads_sharing_a_store_see_whole_batches_and_one_winner_per_create() {
+    let (_dir, store, _clock) = open();
+    let state = store.state("threads").expect("state");
+    let objects = store.objects("threads").expect("objects");
+    let winners: Vec<usize> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let (state, objects) = (state.clone(), objects.clone());
+                scope.spawn(move || {
+                    let mut won = 0;
+                    for i in 0..25 {
+                        let batch = (0..8).fold(WriteBatch::new(), |b, k| {
+                            b.put(format!("t{t}/b{i:02}/{k}"), format!("{t}.{i}"))
+                        });
+                        block_on(state.write(batch)).expect("write");
+                        // Every thread races to create the same 25 objects.
+                        match block_on(objects.put(
+                            &format!("o{i:02}"),
+                            Bytes::from(format!("{t}")),
+                            PutMode::Create,
+                        )) {
+                            Ok(_) => won += 1,
+                            Err(glinto_storage::Error::AlreadyExists { .. }) => {}
+                            Err(e) => panic!("create: {e}"),
+                        }
+                    }
+                    won
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(winners.iter().sum::<usize>(), 25, "{winners:?}");
+    let all = block_on(state.list(StateListOptions::default())).expect("list");
+    assert_eq!(all.len(), 4 * 25 * 8);
+}
