@@ -413,3 +413,33 @@ fn create_races_across_threads_have_one_winner() {
     });
     assert_eq!(winners, 1);
 }
+
+#[test]
+fn write_behind_lists_fill_the_limit_past_uncommitted_deletes() {
+    let (_, clock) = clock();
+    let cache = WriteBehind::new(MemoryState::new(clock));
+    let batch = WriteBatch::new()
+        .put("a", Bytes::from_static(b"1"))
+        .put("b", Bytes::from_static(b"1"))
+        .put("c", Bytes::from_static(b"1"));
+    assert_eq!(outcome(block_on(cache.write(batch))), ".");
+    assert_eq!(outcome(block_on(cache.flush())), ".");
+    assert_eq!(outcome(block_on(cache.delete("a"))), ".");
+    assert_eq!(
+        outcome(block_on(cache.put("d", Bytes::from_static(b"2")))),
+        "."
+    );
+    let list = |options: StateListOptions| {
+        block_on(cache.list(options))
+            .map(|all| {
+                all.into_iter()
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|e| e.to_string())
+    };
+    assert_eq!(list(StateListOptions::default().limit(2)), "b c");
+    assert_eq!(list(StateListOptions::default().reverse().limit(2)), "d c");
+    assert_eq!(list(StateListOptions::default().start_after("b")), "c d");
+}
