@@ -62,6 +62,8 @@ pub const DEFAULT_PRECISION: u8 = 14;
 const SPARSE_PRECISION: u32 = 25;
 /// Sparse inserts are buffered unsorted and merged in batches of this size.
 const PENDING_CAPACITY: usize = 64;
+/// Sparse sets smaller than this insert straight into their sorted list.
+const DIRECT_LIMIT: usize = 256;
 /// Marks the cached estimate as stale (a NaN pattern no estimator returns).
 const STALE: u64 = u64::MAX;
 
@@ -220,6 +222,30 @@ impl UniqueSketch {
                     *self.cached.get_mut() = STALE;
                 }
             }
+            Repr::Sparse { sorted, pending }
+                if pending.is_empty() && sorted.len() < DIRECT_LIMIT =>
+            {
+                // Small sets: keep them sorted directly (a short binary
+                // search and move beats buffering and re-sorting).
+                let code = sparse_code(hash, p);
+                match sorted.binary_search_by_key(&code_slot(code), |&c| code_slot(c)) {
+                    Ok(i) => {
+                        if let Some(existing) = sorted.get_mut(i)
+                            && *existing < code
+                        {
+                            *existing = code;
+                            *self.cached.get_mut() = STALE;
+                        }
+                    }
+                    Err(i) => {
+                        sorted.insert(i, code);
+                        *self.cached.get_mut() = STALE;
+                        if sorted.len() > sparse_limit(p) {
+                            self.densify();
+                        }
+                    }
+                }
+            }
             Repr::Sparse { pending, .. } => {
                 let code = sparse_code(hash, p);
                 if pending.last() != Some(&code) {
@@ -300,9 +326,7 @@ impl UniqueSketch {
     fn densify(&mut self) -> &mut [u8] {
         if let Repr::Sparse { sorted, pending } = &mut self.repr {
             let mut registers = to_dense(sorted, self.precision);
-            for &code in pending.iter() {
-                apply_code(&mut registers, code, self.precision);
-            }
+            apply_codes(&mut registers, pending, self.precision);
             self.repr = Repr::Dense(registers);
         }
         match &mut self.repr {
@@ -382,9 +406,8 @@ impl Lattice for UniqueSketch {
                 pending: their_pending,
             } => match &mut self.repr {
                 Repr::Dense(ours) => {
-                    for &code in their_sorted.iter().chain(their_pending) {
-                        apply_code(ours, code, p);
-                    }
+                    apply_codes(ours, their_sorted, p);
+                    apply_codes(ours, their_pending, p);
                 }
                 Repr::Sparse { sorted, pending } => {
                     *sorted = merge_codes(sorted, their_sorted);
@@ -488,21 +511,21 @@ fn code_position(code: u32, precision: u8) -> (usize, u8) {
     (index, rank as u8)
 }
 
-#[inline]
-fn apply_code(registers: &mut [u8], code: u32, precision: u8) {
-    let (index, rank) = code_position(code, precision);
-    if let Some(register) = registers.get_mut(index)
-        && *register < rank
-    {
-        *register = rank;
+/// Raises the registers the sparse `codes` stand for.
+fn apply_codes(registers: &mut [u8], codes: &[u32], precision: u8) {
+    for &code in codes {
+        let (index, rank) = code_position(code, precision);
+        if let Some(register) = registers.get_mut(index)
+            && *register < rank
+        {
+            *register = rank;
+        }
     }
 }
 
 fn to_dense(codes: &[u32], precision: u8) -> Box<[u8]> {
     let mut registers = vec![0u8; 1 << precision].into_boxed_slice();
-    for &code in codes {
-        apply_code(&mut registers, code, precision);
-    }
+    apply_codes(&mut registers, codes, precision);
     registers
 }
 

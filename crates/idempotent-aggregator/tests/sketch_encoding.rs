@@ -29,11 +29,11 @@ fn golden_bytes() {
     check(&sketch(14, [42]), &[1, 0x4e, 1, 158, 235, 153, 0]);
     check(&sketch(4, [5]), &[1, 0x44, 1, 99, 3, 59, 0]);
     // Dense at p = 4 (header 0x64): registers 1..=6 counted 3 1 5 2 4 1, the
-    // rANS state 0x18daeb93, three renormalisation bytes.
+    // two rANS states 0x022f3d83 and 0x05b05b2a, four renormalisation bytes.
     check(
         &sketch(4, 0..100),
         &[
-            1, 0x64, 1, 6, 3, 1, 5, 2, 4, 1, 24, 218, 235, 147, 17, 158, 79, 198,
+            1, 0x64, 1, 6, 3, 1, 5, 2, 4, 1, 2, 47, 61, 131, 5, 176, 91, 42, 224, 205, 219, 160,
         ],
     );
 }
@@ -126,7 +126,7 @@ fn decoding_rejects_what_no_encoder_writes() {
         },
     );
     let dense = [
-        1, 0x64, 1, 6, 3, 1, 5, 2, 4, 1, 24, 218, 235, 147, 17, 158, 79, 198,
+        1, 0x64, 1, 6, 3, 1, 5, 2, 4, 1, 2, 47, 61, 131, 5, 176, 91, 42, 224, 205, 219, 160,
     ];
     let with = |at: usize, byte: u8| {
         let mut bytes = dense.to_vec();
@@ -162,12 +162,19 @@ fn decoding_rejects_what_no_encoder_writes() {
         &with(10, 0x80),
         Error::Malformed {
             kind,
-            field: "rANS state",
+            field: "rANS states",
             reason: "outside [2^23, 2^31)",
         },
     );
     check(
         &dense[..16],
+        Error::Truncated {
+            kind,
+            field: "rANS states",
+        },
+    );
+    check(
+        &dense[..20],
         Error::Truncated {
             kind,
             field: "rANS stream",
@@ -178,11 +185,11 @@ fn decoding_rejects_what_no_encoder_writes() {
         Error::TrailingBytes { kind, count: 1 },
     );
     check(
-        &with(13, 146),
+        &with(10, 3),
         Error::Malformed {
             kind,
             field: "rANS stream",
-            reason: "does not end in the initial state",
+            reason: "does not end in the initial states",
         },
     );
 }

@@ -14,10 +14,12 @@
 //!             (hi <= 65 - p); varint count of each value lo..=hi (the counts
 //!             of lo and hi non-zero, the sum 2^p); then the registers in
 //!             index order rANS-coded with those counts as frequencies
-//!             (scale 2^p, 32-bit state, byte renormalisation, L = 2^23): the
-//!             final state as 4 big-endian bytes, then the renormalisation
-//!             bytes in decoding order; decoding must consume every byte and
-//!             end in state L
+//!             (scale 2^p, byte renormalisation, L = 2^23) with two
+//!             interleaved 32-bit states, even registers on the first, odd
+//!             on the second: the two final states as 4 big-endian bytes
+//!             each, then the renormalisation bytes in decoding order;
+//!             decoding must consume every byte, end with both states at L,
+//!             and reproduce the counts
 //! ```
 //!
 //! Every encoding is canonical: decoding then encoding gives the same bytes,
@@ -175,7 +177,7 @@ fn decode_sparse(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
 }
 
 fn encode_dense(registers: &[u8], precision: u8, out: &mut Vec<u8>) {
-    let mut counts = [0u32; 66];
+    let mut counts = [0u32; 64];
     for &r in registers {
         counts[usize::from(r)] += 1;
     }
@@ -183,7 +185,7 @@ fn encode_dense(registers: &[u8], precision: u8, out: &mut Vec<u8>) {
     let hi = counts.iter().rposition(|&c| c > 0).unwrap_or(0);
     out.push(lo as u8);
     out.push(hi as u8);
-    let mut cumulative = [0u32; 66];
+    let mut cumulative = [0u32; 64];
     let mut sum = 0;
     for symbol in lo..=hi {
         put_varint(out, u64::from(counts[symbol]));
@@ -191,19 +193,24 @@ fn encode_dense(registers: &[u8], precision: u8, out: &mut Vec<u8>) {
         sum += counts[symbol];
     }
 
+    // Two interleaved states (even registers on the first, odd on the
+    // second) so the decoder runs two independent dependency chains.
     let shift = u32::from(precision);
-    let mut state = RANS_L;
+    let mut states = [RANS_L; 2];
     let mut emitted = Vec::with_capacity(registers.len() / 2);
-    for &r in registers.iter().rev() {
-        let frequency = counts[usize::from(r)];
+    for (i, &r) in registers.iter().enumerate().rev() {
+        let state = &mut states[i & 1];
+        let symbol = usize::from(r) & 63;
+        let frequency = counts[symbol];
         let limit = u64::from((RANS_L >> shift) << 8) * u64::from(frequency);
-        while u64::from(state) >= limit {
-            emitted.push(state as u8);
-            state >>= 8;
+        while u64::from(*state) >= limit {
+            emitted.push(*state as u8);
+            *state >>= 8;
         }
-        state = ((state / frequency) << shift) + (state % frequency) + cumulative[usize::from(r)];
+        *state = ((*state / frequency) << shift) + (*state % frequency) + cumulative[symbol];
     }
-    out.extend_from_slice(&state.to_be_bytes());
+    out.extend_from_slice(&states[0].to_be_bytes());
+    out.extend_from_slice(&states[1].to_be_bytes());
     out.extend(emitted.iter().rev());
 }
 
@@ -223,8 +230,8 @@ fn decode_dense(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
     if lo > hi {
         return Err(reader.malformed("lowest register", "above the highest register"));
     }
-    let mut counts = [0u32; 66];
-    let mut cumulative = [0u32; 66];
+    let mut counts = [0u32; 64];
+    let mut cumulative = [0u32; 64];
     let mut sum = 0u64;
     for symbol in lo..=hi {
         let count = reader.varint_max("register count", m as u64)?;
@@ -251,32 +258,41 @@ fn decode_dense(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
 
     let shift = u32::from(precision);
     let mask = (1u32 << shift) - 1;
-    let rest = reader.rest();
-    let (head, mut stream) = rest.split_first_chunk::<4>().ok_or(Error::Truncated {
-        kind: KIND,
-        field: "rANS state",
-    })?;
-    let mut state = u32::from_be_bytes(*head);
-    if !(RANS_L..RANS_L << 8).contains(&state) {
-        return Err(reader.malformed("rANS state", "outside [2^23, 2^31)"));
+    let (heads, mut stream) = reader
+        .rest()
+        .split_first_chunk::<8>()
+        .ok_or(Error::Truncated {
+            kind: KIND,
+            field: "rANS states",
+        })?;
+    let mut states = [0u32; 2];
+    for (state, bytes) in states.iter_mut().zip(heads.chunks_exact(4)) {
+        let mut be = [0u8; 4];
+        be.copy_from_slice(bytes);
+        *state = u32::from_be_bytes(be);
+        if !(RANS_L..RANS_L << 8).contains(state) {
+            return Err(reader.malformed("rANS states", "outside [2^23, 2^31)"));
+        }
     }
     let mut registers = vec![0u8; m].into_boxed_slice();
-    let mut seen = [0u32; 66];
-    for register in registers.iter_mut() {
-        let slot = state & mask;
-        let symbol = symbols.get(slot as usize).copied().unwrap_or(0);
-        let s = usize::from(symbol);
-        state = counts[s] * (state >> shift) + slot - cumulative[s];
-        while state < RANS_L {
-            let (&byte, tail) = stream.split_first().ok_or(Error::Truncated {
-                kind: KIND,
-                field: "rANS stream",
-            })?;
-            stream = tail;
-            state = (state << 8) | u32::from(byte);
+    let mut seen = [0u32; 64];
+    for pair in registers.chunks_exact_mut(2) {
+        for (register, state) in pair.iter_mut().zip(states.iter_mut()) {
+            let slot = *state & mask;
+            let symbol = symbols.get(slot as usize).copied().unwrap_or(0);
+            let s = usize::from(symbol) & 63;
+            *state = counts[s] * (*state >> shift) + slot - cumulative[s];
+            while *state < RANS_L {
+                let (&byte, tail) = stream.split_first().ok_or(Error::Truncated {
+                    kind: KIND,
+                    field: "rANS stream",
+                })?;
+                stream = tail;
+                *state = (*state << 8) | u32::from(byte);
+            }
+            seen[s] += 1;
+            *register = symbol;
         }
-        seen[s] += 1;
-        *register = symbol;
     }
     if !stream.is_empty() {
         return Err(Error::TrailingBytes {
@@ -284,8 +300,8 @@ fn decode_dense(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
             count: stream.len(),
         });
     }
-    if state != RANS_L || seen != counts {
-        return Err(reader.malformed("rANS stream", "does not end in the initial state"));
+    if states != [RANS_L; 2] || seen != counts {
+        return Err(reader.malformed("rANS stream", "does not end in the initial states"));
     }
     Ok(Repr::Dense(registers))
 }
