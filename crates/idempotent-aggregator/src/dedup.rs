@@ -175,18 +175,34 @@ mod tests {
     #[test]
     fn duplicates_count_once_inside_the_window() {
         use Admission::*;
-        check(10 * MIN, &[(1, 0), (1, 0), (2, 5 * MIN), (1, 0)], &[New, Duplicate, New, Duplicate]);
+        check(
+            10 * MIN,
+            &[(1, 0), (1, 0), (2, 5 * MIN), (1, 0)],
+            &[New, Duplicate, New, Duplicate],
+        );
         // Same id, other timestamp: another event as far as the window goes.
         check(10 * MIN, &[(1, 0), (1, MIN)], &[New, New]);
         // Out of order inside the window is fine.
-        check(10 * MIN, &[(1, 9 * MIN), (2, 0), (2, 0)], &[New, New, Duplicate]);
+        check(
+            10 * MIN,
+            &[(1, 9 * MIN), (2, 0), (2, 0)],
+            &[New, New, Duplicate],
+        );
     }
 
     #[test]
     fn events_older_than_the_window_are_too_late() {
         use Admission::*;
-        check(10 * MIN, &[(1, 0), (2, 20 * MIN), (1, 0), (3, 10 * MIN + 1)], &[New, New, TooLate, New]);
-        check(u64::MAX, &[(2, 1_000 * MIN), (1, 0), (1, 0)], &[New, New, Duplicate]);
+        check(
+            10 * MIN,
+            &[(1, 0), (2, 20 * MIN), (1, 0), (3, 10 * MIN + 1)],
+            &[New, New, TooLate, New],
+        );
+        check(
+            u64::MAX,
+            &[(2, 1_000 * MIN), (1, 0), (1, 0)],
+            &[New, New, Duplicate],
+        );
     }
 
     #[test]

@@ -50,7 +50,11 @@ impl Delta {
     /// The rollup is marked as containing `(replica, seq)`.
     pub fn new(replica: ReplicaId, seq: u64, mut rollup: SiteRollup) -> Self {
         rollup.mark_seen(replica, seq);
-        Self { replica, seq, rollup }
+        Self {
+            replica,
+            seq,
+            rollup,
+        }
     }
 
     /// The writer that produced it.
@@ -110,7 +114,12 @@ impl Delta {
         }
         let rollup = SiteRollup::from_wire(wire.body)?;
         let replica = ReplicaId(wire.replica);
-        if wire.seq == 0 || !rollup.seen().get(&replica).is_some_and(|s| s.contains(wire.seq)) {
+        if wire.seq == 0
+            || !rollup
+                .seen()
+                .get(&replica)
+                .is_some_and(|s| s.contains(wire.seq))
+        {
             return Err(Error::Malformed {
                 kind: KIND,
                 field: "seq",

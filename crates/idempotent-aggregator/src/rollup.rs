@@ -39,8 +39,10 @@
 //! or applying an older delta after a newer one changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
 
-use hashbrown::HashMap;
+use hashbrown::hash_table::Entry;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use serde::{Deserialize, Serialize};
 
 use crate::counter::ReplicaId;
@@ -143,6 +145,24 @@ impl Dimension {
         self as u8
     }
 
+    /// Whether an empty value is *absent* rather than a value, and gets no
+    /// cell: the UTM fields, the referrer URL and the host name. (An empty
+    /// [`Dimension::Source`] is direct traffic and is kept.) The "(none)"
+    /// row of such a breakdown is the total minus the listed values, for
+    /// everything but uniques.
+    pub fn omits_empty(self) -> bool {
+        matches!(
+            self,
+            Self::Hostname
+                | Self::Referrer
+                | Self::UtmSource
+                | Self::UtmMedium
+                | Self::UtmCampaign
+                | Self::UtmContent
+                | Self::UtmTerm
+        )
+    }
+
     /// Whether the dimension is a property of the visitor or visit (counted
     /// for every event and attributed the visit's counts): hostname through
     /// screen.
@@ -212,32 +232,69 @@ impl Counts {
 
 /// The per-replica totals of one cell: a PN counter of eight fields.
 ///
-/// Canonical form: entries sorted by replica, none all-zero.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Canonical form: entries sorted by replica, none all-zero; a single entry
+/// is stored inline (the common case: one writer per site), so scanning the
+/// cells of a range does not chase a pointer per cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tally {
-    entries: Vec<(ReplicaId, Counts)>,
+    repr: TallyRepr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TallyRepr {
+    One((ReplicaId, Counts)),
+    /// Zero or at least two entries.
+    Many(Vec<(ReplicaId, Counts)>),
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            repr: TallyRepr::Many(Vec::new()),
+        }
+    }
 }
 
 impl Tally {
     /// A tally with one replica's totals.
     pub fn single(replica: ReplicaId, counts: Counts) -> Self {
-        let mut tally = Self::default();
-        if !counts.is_zero() {
-            tally.entries.push((replica, counts));
+        if counts.is_zero() {
+            Self::default()
+        } else {
+            Self {
+                repr: TallyRepr::One((replica, counts)),
+            }
         }
-        tally
+    }
+
+    fn from_entries(mut entries: Vec<(ReplicaId, Counts)>) -> Self {
+        entries.retain(|(_, c)| !c.is_zero());
+        match entries.as_slice() {
+            [(replica, counts)] => Self::single(*replica, *counts),
+            _ => Self {
+                repr: TallyRepr::Many(entries),
+            },
+        }
     }
 
     /// The per-replica totals, sorted by replica.
     pub fn entries(&self) -> &[(ReplicaId, Counts)] {
-        &self.entries
+        match &self.repr {
+            TallyRepr::One(entry) => std::slice::from_ref(entry),
+            TallyRepr::Many(entries) => entries,
+        }
     }
 
     /// The net metrics: sums over replicas, retractions subtracted.
     pub fn metrics(&self) -> Metrics {
         let mut m = Metrics::default();
-        for (_, c) in &self.entries {
-            m.add_counts(c);
+        match &self.repr {
+            TallyRepr::One((_, c)) => m.add_counts(c),
+            TallyRepr::Many(entries) => {
+                for (_, c) in entries {
+                    m.add_counts(c);
+                }
+            }
         }
         m
     }
@@ -245,12 +302,22 @@ impl Tally {
 
 impl Lattice for Tally {
     fn merge(&mut self, other: &Self) {
-        for (replica, counts) in &other.entries {
-            match self.entries.binary_search_by_key(replica, |e| e.0) {
-                Ok(i) => self.entries[i].1 = self.entries[i].1.max(counts),
-                Err(i) => self.entries.insert(i, (*replica, *counts)),
+        if let (TallyRepr::One((a, mine)), TallyRepr::One((b, theirs))) =
+            (&mut self.repr, &other.repr)
+        {
+            if a == b {
+                *mine = mine.max(theirs);
+                return;
             }
         }
+        let mut entries = self.entries().to_vec();
+        for (replica, counts) in other.entries() {
+            match entries.binary_search_by_key(replica, |e| e.0) {
+                Ok(i) => entries[i].1 = entries[i].1.max(counts),
+                Err(i) => entries.insert(i, (*replica, *counts)),
+            }
+        }
+        *self = Self::from_entries(entries);
     }
 
     fn validate_merge(&self, _other: &Self) -> Result<()> {
@@ -499,10 +566,60 @@ pub struct Row {
     pub stats: Stats,
 }
 
-/// The cells of one hour, one map per dimension.
-#[derive(Clone, Debug, PartialEq)]
+/// Dimension values of one rollup, interned: cells are keyed by `u32` ids,
+/// so scanning a range sums into a dense array instead of hashing strings.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Values {
+    hasher: DefaultHashBuilder,
+    table: HashTable<u32>,
+    strings: Vec<Box<str>>,
+}
+
+impl Values {
+    /// The id of `s`, interned when new.
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
+        let hash = self.hasher.hash_one(s);
+        let strings = &mut self.strings;
+        let hasher = &self.hasher;
+        match self.table.entry(
+            hash,
+            |&id| strings.get(id as usize).is_some_and(|t| &**t == s),
+            |&id| hasher.hash_one(strings.get(id as usize).map_or("", |t| &**t)),
+        ) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                let id = u32::try_from(strings.len()).unwrap_or(u32::MAX);
+                strings.push(s.into());
+                e.insert(id);
+                id
+            }
+        }
+    }
+
+    /// The id of `s`, if interned.
+    pub(crate) fn find(&self, s: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(s);
+        self.table
+            .find(hash, |&id| {
+                self.strings.get(id as usize).is_some_and(|t| &**t == s)
+            })
+            .copied()
+    }
+
+    /// The string of `id` (empty for an unknown id).
+    pub(crate) fn get(&self, id: u32) -> &str {
+        self.strings.get(id as usize).map_or("", |s| s)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.strings.len()
+    }
+}
+
+/// The cells of one hour, one map per dimension, keyed by value id.
+#[derive(Clone, Debug)]
 pub struct HourCells {
-    dims: Vec<HashMap<Box<str>, Cell>>,
+    dims: Vec<HashMap<u32, Cell>>,
 }
 
 impl Default for HourCells {
@@ -514,16 +631,12 @@ impl Default for HourCells {
 }
 
 impl HourCells {
-    /// The cells of `dim`, by value.
-    pub fn cells(&self, dim: Dimension) -> &HashMap<Box<str>, Cell> {
+    fn dim(&self, dim: Dimension) -> &HashMap<u32, Cell> {
         &self.dims[usize::from(dim.tag())]
     }
 
-    /// The cell `(dim, value)`, created empty when missing.
-    pub fn cell_mut(&mut self, dim: Dimension, value: &str) -> &mut Cell {
-        self.dims[usize::from(dim.tag())]
-            .entry(value.into())
-            .or_default()
+    fn dim_mut(&mut self, dim: Dimension) -> &mut HashMap<u32, Cell> {
+        &mut self.dims[usize::from(dim.tag())]
     }
 
     /// Number of cells.
@@ -538,20 +651,27 @@ impl HourCells {
 }
 
 /// The rollups of one site: cells by hour, plus the delta sequence numbers
-/// they contain. A join-semilattice ([`Lattice`]).
-#[derive(Clone, Debug, PartialEq)]
+/// they contain. A join-semilattice ([`Lattice`]); equality compares the
+/// content (values as strings), not the interning order.
+#[derive(Clone, Debug)]
 pub struct SiteRollup {
     site: String,
     seen: BTreeMap<ReplicaId, SeqSet>,
+    values: Values,
     hours: BTreeMap<u32, HourCells>,
 }
 
 impl SiteRollup {
     /// An empty rollup of `site`.
     pub fn new(site: impl Into<String>) -> Self {
+        Self::with_values(site, Values::default())
+    }
+
+    pub(crate) fn with_values(site: impl Into<String>, values: Values) -> Self {
         Self {
             site: site.into(),
             seen: BTreeMap::new(),
+            values,
             hours: BTreeMap::new(),
         }
     }
@@ -561,14 +681,36 @@ impl SiteRollup {
         &self.site
     }
 
-    /// The hours present, each with its cells.
-    pub fn hours(&self) -> &BTreeMap<u32, HourCells> {
-        &self.hours
+    /// The cell `(hour, dim, value)`, created empty when missing.
+    pub fn cell_mut(&mut self, hour: u32, dim: Dimension, value: &str) -> &mut Cell {
+        let id = self.values.intern(value);
+        self.cell_mut_by_id(hour, dim, id)
     }
 
-    /// The cells of one hour, created when missing.
-    pub fn hour_mut(&mut self, hour: u32) -> &mut HourCells {
-        self.hours.entry(hour).or_default()
+    pub(crate) fn cell_mut_by_id(&mut self, hour: u32, dim: Dimension, id: u32) -> &mut Cell {
+        self.hours
+            .entry(hour)
+            .or_default()
+            .dim_mut(dim)
+            .entry(id)
+            .or_default()
+    }
+
+    /// Every cell: `(hour, dimension, value, cell)`, hours ascending.
+    pub fn cells(&self) -> impl Iterator<Item = (u32, Dimension, &str, &Cell)> + '_ {
+        self.hours.iter().flat_map(move |(&hour, cells)| {
+            Dimension::ALL.into_iter().flat_map(move |dim| {
+                cells
+                    .dim(dim)
+                    .iter()
+                    .map(move |(&id, cell)| (hour, dim, self.values.get(id), cell))
+            })
+        })
+    }
+
+    /// The hours present.
+    pub fn hours(&self) -> impl Iterator<Item = u32> + '_ {
+        self.hours.keys().copied()
     }
 
     /// The delta sequence numbers contained, per replica.
@@ -593,10 +735,17 @@ impl SiteRollup {
 
     /// Metrics and uniques of one dimension value over `range`.
     pub fn stats(&self, range: HourRange, dim: Dimension, value: &str) -> Stats {
+        match self.values.find(value) {
+            Some(id) => self.stats_by_id(range, dim, id),
+            None => Stats::default(),
+        }
+    }
+
+    fn stats_by_id(&self, range: HourRange, dim: Dimension, id: u32) -> Stats {
         let mut metrics = Metrics::default();
         let mut visitors: Option<UniqueSketch> = None;
         for cells in self.range(range) {
-            if let Some(cell) = cells.cells(dim).get(value) {
+            if let Some(cell) = cells.dim(dim).get(&id) {
                 metrics.add(&cell.tally.metrics());
                 match &mut visitors {
                     Some(v) => v.merge(&cell.visitors),
@@ -614,29 +763,50 @@ impl SiteRollup {
     }
 
     /// The top `n` values of `dim` over `range` by `order` (ties: value
-    /// ascending), with their uniques.
+    /// ascending), with their uniques (unions computed for those `n` only).
     pub fn top(&self, range: HourRange, dim: Dimension, order: OrderBy, n: usize) -> Vec<Row> {
-        let mut sums: HashMap<&str, Metrics> = HashMap::new();
+        // Dense sums indexed by value id: no hashing while scanning.
+        let mut sums = vec![Metrics::default(); self.values.len()];
+        let mut seen = vec![false; self.values.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for cells in self.range(range) {
-            for (value, cell) in cells.cells(dim) {
-                sums.entry(&**value).or_default().add(&cell.tally.metrics());
+            for (&id, cell) in cells.dim(dim) {
+                let Some(sum) = sums.get_mut(id as usize) else {
+                    continue;
+                };
+                sum.add(&cell.tally.metrics());
+                if let Some(flag) = seen.get_mut(id as usize) {
+                    if !*flag {
+                        *flag = true;
+                        touched.push(id);
+                    }
+                }
             }
         }
-        let key = |m: &Metrics| -> (i128, i128) {
+        let key = |id: u32| -> (i128, i128) {
+            let m = sums.get(id as usize).copied().unwrap_or_default();
             match order {
                 OrderBy::Pageviews => (i128::from(m.pageviews), i128::from(m.events)),
                 OrderBy::Events => (i128::from(m.events), 0),
                 OrderBy::Visits => (i128::from(m.visits), i128::from(m.pageviews)),
             }
         };
-        let mut rows: Vec<(&str, Metrics)> =
-            sums.into_iter().filter(|(_, m)| key(m) > (0, 0)).collect();
-        rows.sort_unstable_by(|a, b| key(&b.1).cmp(&key(&a.1)).then_with(|| a.0.cmp(b.0)));
-        rows.truncate(n);
-        rows.into_iter()
-            .map(|(value, _)| Row {
-                value: value.to_owned(),
-                stats: self.stats(range, dim, value),
+        touched.retain(|&id| key(id) > (0, 0));
+        let cmp = |a: &u32, b: &u32| {
+            key(*b)
+                .cmp(&key(*a))
+                .then_with(|| self.values.get(*a).cmp(self.values.get(*b)))
+        };
+        if touched.len() > n && n > 0 {
+            touched.select_nth_unstable_by(n - 1, cmp);
+        }
+        touched.truncate(n);
+        touched.sort_unstable_by(cmp);
+        touched
+            .into_iter()
+            .map(|id| Row {
+                value: self.values.get(id).to_owned(),
+                stats: self.stats_by_id(range, dim, id),
             })
             .collect()
     }
@@ -652,10 +822,7 @@ impl SiteRollup {
         let out = vec![ROLLUP_V1];
         let wire = self.to_wire();
         // Serializing plain owned data into a Vec cannot fail.
-        if let Ok(bytes) = postcard::to_extend(&wire, out) {
-            return bytes;
-        }
-        vec![ROLLUP_V1]
+        postcard::to_extend(&wire, out).unwrap_or_else(|_| vec![ROLLUP_V1])
     }
 
     /// Decodes [`Self::encode`]'s bytes.
@@ -688,21 +855,36 @@ impl SiteRollup {
     }
 
     pub(crate) fn to_wire(&self) -> RollupWire {
+        // Only the values in use, numbered in order of first use.
+        const NONE: u32 = u32::MAX;
+        let mut remap = vec![NONE; self.values.len()];
         let mut strings: Vec<String> = Vec::new();
-        let mut index: HashMap<&str, u32> = HashMap::new();
         let mut hours = Vec::with_capacity(self.hours.len());
         for (&hour, cells) in &self.hours {
             let mut wire_cells = Vec::with_capacity(cells.len());
             for dim in Dimension::ALL {
-                let mut values: Vec<(&Box<str>, &Cell)> = cells.cells(dim).iter().collect();
+                let mut values: Vec<(&str, &Cell)> = cells
+                    .dim(dim)
+                    .iter()
+                    .map(|(&id, cell)| (self.values.get(id), cell))
+                    .collect();
                 values.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (value, cell) in values {
-                    let id = *index.entry(&**value).or_insert_with(|| {
-                        strings.push(value.to_string());
-                        u32::try_from(strings.len() - 1).unwrap_or(u32::MAX)
-                    });
-                    let mut tally = Vec::with_capacity(2 + 2 * cell.tally.entries.len());
-                    for (replica, counts) in &cell.tally.entries {
+                    let old = self.values.find(value).unwrap_or(0) as usize;
+                    let id = match remap.get(old) {
+                        Some(&id) if id != NONE => id,
+                        _ => {
+                            strings.push(value.to_owned());
+                            let id = u32::try_from(strings.len() - 1).unwrap_or(NONE);
+                            if let Some(slot) = remap.get_mut(old) {
+                                *slot = id;
+                            }
+                            id
+                        }
+                    };
+                    let entries = cell.tally.entries();
+                    let mut tally = Vec::with_capacity(2 + 9 * entries.len());
+                    for (replica, counts) in entries {
                         tally.push(replica.0);
                         let fields = counts.fields();
                         let mask = fields
@@ -759,6 +941,14 @@ impl SiteRollup {
             }
             rollup.seen.insert(ReplicaId(replica), set);
         }
+        let mut ids = Vec::with_capacity(wire.strings.len());
+        for s in &wire.strings {
+            let id = rollup.values.intern(s);
+            if id as usize != ids.len() {
+                return Err(malformed("strings", "a value twice in the string table"));
+            }
+            ids.push(id);
+        }
         let mut last_hour = None;
         for hour in wire.hours {
             if last_hour.is_some_and(|h| h >= hour.hour) {
@@ -776,25 +966,51 @@ impl SiteRollup {
                     value: u64::from(cell.dim),
                     limit: (DIMENSIONS - 1) as u64,
                 })?;
-                let value = wire
-                    .strings
+                let id = *ids
                     .get(usize::try_from(cell.value).unwrap_or(usize::MAX))
                     .ok_or(Error::OutOfRange {
                         kind: KIND,
                         field: "value",
                         value: u64::from(cell.value),
-                        limit: wire.strings.len().saturating_sub(1) as u64,
+                        limit: ids.len().saturating_sub(1) as u64,
                     })?;
                 let tally = decode_tally(&cell.tally)?;
                 let visitors = UniqueSketch::decode(&cell.visitors)?;
-                let map = &mut cells.dims[usize::from(dim.tag())];
-                if map.contains_key(value.as_str()) {
+                let map = cells.dim_mut(dim);
+                if map.insert(id, Cell { tally, visitors }).is_some() {
                     return Err(malformed("cell", "a (dimension, value) twice in one hour"));
                 }
-                map.insert(value.as_str().into(), Cell { tally, visitors });
             }
         }
         Ok(rollup)
+    }
+}
+
+impl PartialEq for SiteRollup {
+    /// Same site, same sequence numbers, same cells by value string.
+    fn eq(&self, other: &Self) -> bool {
+        if self.site != other.site
+            || self.seen != other.seen
+            || self.hours.len() != other.hours.len()
+        {
+            return false;
+        }
+        self.hours
+            .iter()
+            .zip(&other.hours)
+            .all(|((h1, a), (h2, b))| {
+                h1 == h2
+                    && a.dims.iter().zip(&b.dims).all(|(x, y)| {
+                        x.len() == y.len()
+                            && x.iter().all(|(&id, cell)| {
+                                other
+                                    .values
+                                    .find(self.values.get(id))
+                                    .and_then(|oid| y.get(&oid))
+                                    .is_some_and(|c| c == cell)
+                            })
+                    })
+            })
     }
 }
 
@@ -858,7 +1074,7 @@ fn decode_tally(flat: &[u64]) -> Result<Tally> {
         }
         entries.push((ReplicaId(replica), counts));
     }
-    Ok(Tally { entries })
+    Ok(Tally::from_entries(entries))
 }
 
 impl Lattice for SiteRollup {
@@ -871,14 +1087,23 @@ impl Lattice for SiteRollup {
         for (replica, seqs) in &other.seen {
             self.seen.entry(*replica).or_default().merge(seqs);
         }
+        // Their value ids -> ours, resolved once per value.
+        const NONE: u32 = u32::MAX;
+        let mut remap = vec![NONE; other.values.len()];
         for (&hour, theirs) in &other.hours {
             let ours = self.hours.entry(hour).or_default();
             for (mine, their) in ours.dims.iter_mut().zip(&theirs.dims) {
-                for (value, cell) in their {
-                    match mine.get_mut(value) {
+                for (&their_id, cell) in their {
+                    let Some(slot) = remap.get_mut(their_id as usize) else {
+                        continue;
+                    };
+                    if *slot == NONE {
+                        *slot = self.values.intern(other.values.get(their_id));
+                    }
+                    match mine.get_mut(slot) {
                         Some(c) => c.merge(cell),
                         None => {
-                            mine.insert(value.clone(), cell.clone());
+                            mine.insert(*slot, cell.clone());
                         }
                     }
                 }
@@ -899,8 +1124,12 @@ impl Lattice for SiteRollup {
                 continue;
             };
             for (mine, their) in ours.dims.iter().zip(&theirs.dims) {
-                for (value, cell) in their {
-                    if let Some(c) = mine.get(value) {
+                for (&their_id, cell) in their {
+                    let mine = self
+                        .values
+                        .find(other.values.get(their_id))
+                        .and_then(|id| mine.get(&id));
+                    if let Some(c) = mine {
                         c.validate_merge(cell)?;
                     }
                 }

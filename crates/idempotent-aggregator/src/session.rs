@@ -220,7 +220,9 @@ impl Hits {
             }
         }
         match self.sorted.last() {
-            Some(last) if last.timestamp_ms.saturating_add(VISIT_GAP_MS) < floor_ms => self.sorted.len(),
+            Some(last) if last.timestamp_ms.saturating_add(VISIT_GAP_MS) < floor_ms => {
+                self.sorted.len()
+            }
             _ => end,
         }
     }
@@ -236,7 +238,10 @@ impl Lattice for Hits {
             return;
         }
         let mut merged = Vec::with_capacity(self.sorted.len() + other.sorted.len());
-        let (mut a, mut b) = (self.sorted.iter().peekable(), other.sorted.iter().peekable());
+        let (mut a, mut b) = (
+            self.sorted.iter().peekable(),
+            other.sorted.iter().peekable(),
+        );
         loop {
             let next = match (a.peek(), b.peek()) {
                 (Some(x), Some(y)) => match x.key().cmp(&y.key()) {
@@ -330,7 +335,9 @@ impl Sessionizer {
             timeline.dirty = true;
             self.dirty.push(key);
         }
-        Some(Added { memo: &mut timeline.memo })
+        Some(Added {
+            memo: &mut timeline.memo,
+        })
     }
 
     /// Links the timelines keyed `a` and `b` (both already resolved); returns
@@ -339,7 +346,10 @@ impl Sessionizer {
         if a == b {
             return a;
         }
-        let (keep, gone) = match (self.timelines.contains_key(&a), self.timelines.contains_key(&b)) {
+        let (keep, gone) = match (
+            self.timelines.contains_key(&a),
+            self.timelines.contains_key(&b),
+        ) {
             (_, false) => (a, b),
             (false, true) => (b, a),
             (true, true) => (a, b),
@@ -375,7 +385,9 @@ impl Sessionizer {
     pub fn publish(&mut self, mut sink: impl FnMut(&Visit, Sign)) {
         let mut current = Vec::new();
         for key in std::mem::take(&mut self.dirty) {
-            let Some(t) = self.timelines.get_mut(&key) else { continue };
+            let Some(t) = self.timelines.get_mut(&key) else {
+                continue;
+            };
             if !t.dirty {
                 continue;
             }
@@ -494,10 +506,25 @@ mod tests {
     #[test]
     fn thirty_minutes_of_inactivity_end_a_visit() {
         check(&[(None, hit(1, 0, 1, 1, true))], (1, 1, 0));
-        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 30, 2, 2, true))], (1, 0, 30));
-        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 31, 2, 2, true))], (2, 2, 0));
+        check(
+            &[
+                (None, hit(1, 0, 1, 1, true)),
+                (None, hit(1, 30, 2, 2, true)),
+            ],
+            (1, 0, 30),
+        );
+        check(
+            &[
+                (None, hit(1, 0, 1, 1, true)),
+                (None, hit(1, 31, 2, 2, true)),
+            ],
+            (2, 2, 0),
+        );
         // Another visitor is another visit.
-        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(2, 1, 2, 2, true))], (2, 2, 0));
+        check(
+            &[(None, hit(1, 0, 1, 1, true)), (None, hit(2, 1, 2, 2, true))],
+            (2, 2, 0),
+        );
     }
 
     #[test]
@@ -512,7 +539,13 @@ mod tests {
 
     #[test]
     fn custom_events_do_not_end_a_bounce() {
-        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 5, 2, 1, false))], (1, 1, 5));
+        check(
+            &[
+                (None, hit(1, 0, 1, 1, true)),
+                (None, hit(1, 5, 2, 1, false)),
+            ],
+            (1, 1, 5),
+        );
         let mut quiet = hit(1, 5, 2, 1, true);
         quiet.interactive = false;
         check(&[(None, hit(1, 0, 1, 1, true)), (None, quiet)], (1, 1, 0));
@@ -520,13 +553,19 @@ mod tests {
 
     #[test]
     fn a_visit_continues_across_a_salt_rotation() {
-        let events = [(None, hit(1, 0, 1, 1, true)), (Some(1), hit(2, 10, 2, 2, true))];
+        let events = [
+            (None, hit(1, 0, 1, 1, true)),
+            (Some(1), hit(2, 10, 2, 2, true)),
+        ];
         check(&events, (1, 0, 10));
     }
 
     #[test]
     fn duplicates_are_stored_once() {
-        check(&[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 0, 1, 1, true))], (1, 1, 0));
+        check(
+            &[(None, hit(1, 0, 1, 1, true)), (None, hit(1, 0, 1, 1, true))],
+            (1, 1, 0),
+        );
     }
 
     #[test]
@@ -548,7 +587,13 @@ mod tests {
         s.add(None, hit(2, 100, 3, 1, true));
         s.publish(|_, _| {});
         s.evict(100 * MIN);
-        assert_eq!(s.stats(), SessionStats { visitors: 2, hits: 2 });
+        assert_eq!(
+            s.stats(),
+            SessionStats {
+                visitors: 2,
+                hits: 2
+            }
+        );
         s.evict(131 * MIN);
         assert_eq!(s.stats(), SessionStats::default());
     }

@@ -21,16 +21,15 @@
 //!   not change the sketches;
 //! - visits are published at flush time, not per event.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use glinto_event_model::Event;
-use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use crate::counter::ReplicaId;
 use crate::dedup::{Admission, Deduplicator};
 use crate::delta::Delta;
-use crate::rollup::{Cell, Counts, Dimension, SiteRollup, Tally, hour_of};
+use crate::rollup::{Cell, Counts, Dimension, SiteRollup, Tally, Values, hour_of};
 use crate::session::{Hit, Sessionizer, Sign, Visit};
 use crate::sketch::UniqueSketch;
 use crate::{Error, Result};
@@ -58,19 +57,41 @@ const PROFILE_DIMS: [Dimension; 16] = [
 /// Cells resolved per `(hour, profile)`: the total plus the profile's.
 const PROFILE_CELLS: usize = PROFILE_DIMS.len() + 1;
 
+/// A slot index that is no slot: an omitted empty value.
+const NO_SLOT: u32 = u32::MAX;
+
 /// How a [`SiteWriter`] treats late events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriterConfig {
     /// Events more than this behind the newest event are `TooLate` (not
     /// counted); it also bounds how long visits and event ids are kept.
     pub max_lateness_ms: u64,
+    /// [`SiteWriter::apply`] flushes (publishes changed visits, evicts closed
+    /// ones) whenever the newest event time crosses a multiple of this. Visit
+    /// counts lag the events by at most this much until the next
+    /// [`SiteWriter::take_delta`] (which always flushes).
+    pub flush_interval_ms: u64,
 }
 
 impl Default for WriterConfig {
-    /// One hour: a tracker's offline buffer and queue retries fit.
+    /// One hour of lateness (a tracker's offline buffer and queue retries
+    /// fit) and a flush every five minutes of event time.
     fn default() -> Self {
         Self {
             max_lateness_ms: 3_600_000,
+            flush_interval_ms: 300_000,
+        }
+    }
+}
+
+impl WriterConfig {
+    /// A configuration that admits events in any order (an import of a
+    /// closed range): nothing is ever too late, so nothing is evicted and
+    /// memory grows with the events.
+    pub fn unbounded() -> Self {
+        Self {
+            max_lateness_ms: u64::MAX,
+            ..Self::default()
         }
     }
 }
@@ -114,90 +135,59 @@ fn profile_fields(e: &Event) -> ProfileFields<'_> {
     ]
 }
 
-/// Interned strings with stable `u32` ids.
-#[derive(Debug, Default)]
-struct Interner {
-    hasher: DefaultHashBuilder,
-    table: HashTable<u32>,
-    strings: Vec<Box<str>>,
-}
-
-impl Interner {
-    fn intern(&mut self, s: &str) -> u32 {
-        let hash = self.hasher.hash_one(s);
-        let strings = &mut self.strings;
-        match self.table.entry(
-            hash,
-            |&id| strings.get(id as usize).is_some_and(|t| &**t == s),
-            |&id| self.hasher.hash_one(strings.get(id as usize).map_or("", |t| &**t)),
-        ) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => {
-                let id = u32::try_from(strings.len()).unwrap_or(u32::MAX);
-                strings.push(s.into());
-                e.insert(id);
-                id
-            }
-        }
-    }
-
-    fn get(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("", |s| s)
-    }
-}
-
-/// One interned profile: the raw field ids (for equality) and the cell
-/// value ids (where browser and OS versions are prefixed with their name).
+/// One interned profile: its key (the raw fields, each followed by `0xff`,
+/// a byte UTF-8 never contains) and the cell value ids (where browser and OS
+/// versions are prefixed with their name).
 #[derive(Debug)]
 struct Profile {
-    raw: [u32; 16],
+    key: Box<[u8]>,
     values: [u32; 16],
 }
 
+/// Profiles are looked up by one hash and one comparison of the event's
+/// fields laid end to end: cheaper than sixteen of each.
 #[derive(Debug, Default)]
 struct Profiles {
     hasher: DefaultHashBuilder,
     table: HashTable<u32>,
     profiles: Vec<Profile>,
+    scratch: Vec<u8>,
 }
 
 impl Profiles {
-    fn hash(&self, fields: &ProfileFields<'_>) -> u64 {
-        let mut h = self.hasher.build_hasher();
+    fn intern(&mut self, fields: &ProfileFields<'_>, strings: &mut Values) -> u32 {
+        self.scratch.clear();
         for f in fields {
-            f.hash(&mut h);
+            self.scratch.extend_from_slice(f.as_bytes());
+            self.scratch.push(0xff);
         }
-        h.finish()
-    }
-
-    fn intern(&mut self, fields: &ProfileFields<'_>, strings: &mut Interner) -> u32 {
-        let hash = self.hash(fields);
+        let key = self.scratch.as_slice();
+        let hash = self.hasher.hash_one(key);
         let profiles = &self.profiles;
         let found = self.table.find(hash, |&id| {
-            profiles.get(id as usize).is_some_and(|p| {
-                p.raw.iter().zip(fields).all(|(&r, f)| strings.get(r) == *f)
-            })
+            profiles.get(id as usize).is_some_and(|p| &*p.key == key)
         });
         if let Some(&id) = found {
             return id;
         }
-        let raw: [u32; 16] = std::array::from_fn(|i| strings.intern(fields[i]));
-        let mut values = raw;
-        for (dim_at, name_at) in [(11, 10), (13, 12)] {
-            let (name, version) = (fields[name_at], fields[dim_at]);
-            let combined = if version.is_empty() { name.to_owned() } else { format!("{name} {version}") };
-            values[dim_at] = strings.intern(&combined);
+        let mut values: [u32; 16] = std::array::from_fn(|i| strings.intern(fields[i]));
+        for (version_at, name_at) in [(11, 10), (13, 12)] {
+            let (name, version) = (fields[name_at], fields[version_at]);
+            let combined = if version.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name} {version}")
+            };
+            values[version_at] = strings.intern(&combined);
         }
         let id = u32::try_from(self.profiles.len()).unwrap_or(u32::MAX);
-        self.profiles.push(Profile { raw, values });
+        self.profiles.push(Profile {
+            key: key.into(),
+            values,
+        });
         let (hasher, profiles) = (&self.hasher, &self.profiles);
         self.table.insert_unique(hash, id, |&id| {
-            let p = &profiles[id as usize];
-            let mut h = hasher.build_hasher();
-            for &r in &p.raw {
-                strings.get(r).hash(&mut h);
-            }
-            h.finish()
+            hasher.hash_one(profiles.get(id as usize).map_or(&[][..], |p| &p.key[..]))
         });
         id
     }
@@ -242,11 +232,17 @@ impl Cells {
         })
     }
 
-    fn profile_slots(&mut self, hour: u32, profile: u32, profiles: &Profiles, total: u32) -> [u32; PROFILE_CELLS] {
+    fn profile_slots(
+        &mut self,
+        hour: u32,
+        profile: u32,
+        profiles: &Profiles,
+        total: u32,
+    ) -> [u32; PROFILE_CELLS] {
         if let Some(slots) = self.by_profile.get(&(hour, profile)) {
             return *slots;
         }
-        let mut slots = [0u32; PROFILE_CELLS];
+        let mut slots = [NO_SLOT; PROFILE_CELLS];
         slots[0] = self.slot(CellId {
             hour,
             dim: Dimension::Total,
@@ -254,10 +250,14 @@ impl Cells {
         });
         if let Some(p) = profiles.profiles.get(profile as usize) {
             for (i, dim) in PROFILE_DIMS.iter().enumerate() {
+                let value = p.values[i];
+                if value == total && dim.omits_empty() {
+                    continue;
+                }
                 slots[i + 1] = self.slot(CellId {
                     hour,
                     dim: *dim,
-                    value: p.values[i],
+                    value,
                 });
             }
         }
@@ -283,7 +283,7 @@ pub struct SiteWriter {
     replica: ReplicaId,
     dedup: Deduplicator,
     sessions: Sessionizer,
-    strings: Interner,
+    strings: Values,
     profiles: Profiles,
     cells: Cells,
     /// Interned id of the empty string (the total's value).
@@ -291,13 +291,18 @@ pub struct SiteWriter {
     seq: u64,
     stats: WriterStats,
     scratch: String,
+    flush_interval_ms: u64,
+    /// `watermark / flush_interval` at the last flush.
+    flushed_epoch: u64,
+    evicted_floor_ms: u64,
+    evict_step_ms: u64,
 }
 
 impl SiteWriter {
     /// A writer for `site` writing as `replica` (one writer per replica id,
     /// for its whole life: see [`crate::counter`]).
     pub fn new(site: impl Into<String>, replica: ReplicaId, config: WriterConfig) -> Self {
-        let mut strings = Interner::default();
+        let mut strings = Values::default();
         let empty = strings.intern("");
         Self {
             site: site.into(),
@@ -311,6 +316,10 @@ impl SiteWriter {
             seq: 0,
             stats: WriterStats::default(),
             scratch: String::new(),
+            flush_interval_ms: config.flush_interval_ms.max(1),
+            flushed_epoch: 0,
+            evicted_floor_ms: 0,
+            evict_step_ms: (config.max_lateness_ms / 4).max(config.flush_interval_ms),
         }
     }
 
@@ -357,10 +366,17 @@ impl SiteWriter {
                 return Ok(Admission::TooLate);
             }
         }
+        let epoch = event.timestamp_ms / self.flush_interval_ms;
+        if epoch > self.flushed_epoch {
+            self.flushed_epoch = epoch;
+            self.flush();
+        }
         let hour = hour_of(event.timestamp_ms);
         let pageview = event.is_pageview();
         let page = self.strings.intern(&event.pathname);
-        let profile = self.profiles.intern(&profile_fields(event), &mut self.strings);
+        let profile = self
+            .profiles
+            .intern(&profile_fields(event), &mut self.strings);
         let visitor = event.visitor_id;
         let hit = Hit {
             timestamp_ms: event.timestamp_ms,
@@ -379,7 +395,9 @@ impl SiteWriter {
         self.stats.admitted += 1;
 
         let pv = u64::from(pageview);
-        let slots = self.cells.profile_slots(hour, profile, &self.profiles, self.empty);
+        let slots = self
+            .cells
+            .profile_slots(hour, profile, &self.profiles, self.empty);
         for slot in slots {
             if let Some(s) = self.cells.touch(slot) {
                 s.counts.pageviews += pv;
@@ -427,7 +445,13 @@ impl SiteWriter {
             ..
         } = self;
         sessions.publish(|visit, sign| count_visit(cells, profiles, *empty, visit, sign));
-        sessions.evict(self.dedup.floor_ms());
+        // Eviction scans every timeline: do it when the floor moved by a
+        // quarter of the window (memory stays within 1.25 windows).
+        let floor = self.dedup.floor_ms();
+        if floor >= self.evicted_floor_ms.saturating_add(self.evict_step_ms) {
+            self.sessions.evict(floor);
+            self.evicted_floor_ms = floor;
+        }
     }
 
     /// Flushes, then returns the cells touched since the last delta (with
@@ -443,11 +467,11 @@ impl SiteWriter {
         let mut rollup = SiteRollup::new(self.site.clone());
         rollup.mark_seen(self.replica, self.seq);
         for slot in std::mem::take(&mut self.cells.dirty) {
-            let Some(s) = self.cells.slots.get_mut(slot as usize) else { continue };
+            let Some(s) = self.cells.slots.get_mut(slot as usize) else {
+                continue;
+            };
             s.dirty = false;
-            let cell = rollup
-                .hour_mut(s.id.hour)
-                .cell_mut(s.id.dim, self.strings.get(s.id.value));
+            let cell = rollup.cell_mut(s.id.hour, s.id.dim, self.strings.get(s.id.value));
             *cell = Cell {
                 tally: Tally::single(self.replica, s.counts),
                 visitors: s.visitors.clone(),
@@ -460,17 +484,33 @@ impl SiteWriter {
     /// produced so far).
     pub fn snapshot(&mut self) -> SiteRollup {
         self.flush();
-        let mut rollup = SiteRollup::new(self.site.clone());
+        let mut rollup = SiteRollup::with_values(self.site.clone(), self.strings.clone());
         for seq in 1..=self.seq {
             rollup.mark_seen(self.replica, seq);
         }
         for s in &self.cells.slots {
-            let cell = rollup
-                .hour_mut(s.id.hour)
-                .cell_mut(s.id.dim, self.strings.get(s.id.value));
+            let cell = rollup.cell_mut_by_id(s.id.hour, s.id.dim, s.id.value);
             *cell = Cell {
                 tally: Tally::single(self.replica, s.counts),
                 visitors: s.visitors.clone(),
+            };
+        }
+        rollup
+    }
+
+    /// Flushes, then turns the writer into a rollup of every cell without
+    /// copying the sketches (for a final export).
+    pub fn into_rollup(mut self) -> SiteRollup {
+        self.flush();
+        let mut rollup = SiteRollup::with_values(self.site.clone(), self.strings);
+        for seq in 1..=self.seq {
+            rollup.mark_seen(self.replica, seq);
+        }
+        for s in self.cells.slots {
+            let cell = rollup.cell_mut_by_id(s.id.hour, s.id.dim, s.id.value);
+            *cell = Cell {
+                tally: Tally::single(self.replica, s.counts),
+                visitors: s.visitors,
             };
         }
         rollup
@@ -492,7 +532,12 @@ fn count_visit(cells: &mut Cells, profiles: &Profiles, empty: u32, visit: &Visit
     let bounce = u64::from(visit.is_bounce());
     let duration = visit.duration_ms;
     let mut slots = [0u32; PROFILE_CELLS + 2];
-    slots[..PROFILE_CELLS].copy_from_slice(&cells.profile_slots(hour, visit.profile, profiles, empty));
+    slots[..PROFILE_CELLS].copy_from_slice(&cells.profile_slots(
+        hour,
+        visit.profile,
+        profiles,
+        empty,
+    ));
     slots[PROFILE_CELLS] = cells.slot(CellId {
         hour,
         dim: Dimension::EntryPage,

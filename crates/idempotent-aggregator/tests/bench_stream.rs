@@ -46,7 +46,10 @@ fn bench_dir() -> Result<PathBuf, String> {
         return if dir.join("truth.json").is_file() && dir.join("events.ndjson").is_file() {
             Ok(dir)
         } else {
-            Err(format!("GLINTO_BENCH_DIR={} lacks events.ndjson or truth.json", dir.display()))
+            Err(format!(
+                "GLINTO_BENCH_DIR={} lacks events.ndjson or truth.json",
+                dir.display()
+            ))
         };
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -56,11 +59,24 @@ fn bench_dir() -> Result<PathBuf, String> {
     }
     let script = workspace.join("../shared/bench/gen_events.py");
     if !script.is_file() {
-        return Err(format!("GLINTO_BENCH_DIR is unset and {} is missing", script.display()));
+        return Err(format!(
+            "GLINTO_BENCH_DIR is unset and {} is missing",
+            script.display()
+        ));
     }
     let out = std::process::Command::new("python3")
         .arg(&script)
-        .args(["--events", "200000", "--days", "30", "--seed", "7", "--dup-rate", "0.01", "--out"])
+        .args([
+            "--events",
+            "200000",
+            "--days",
+            "30",
+            "--seed",
+            "7",
+            "--dup-rate",
+            "0.01",
+            "--out",
+        ])
         .arg(&dir)
         .output()
         .map_err(|e| format!("cannot run python3 {}: {e}", script.display()))?;
@@ -99,7 +115,10 @@ impl Rng {
 }
 
 /// Feeds `events` into one writer per site and snapshots them.
-fn aggregate<'a>(events: impl IntoIterator<Item = &'a Event>, config: WriterConfig) -> BTreeMap<String, SiteRollup> {
+fn aggregate<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    config: WriterConfig,
+) -> BTreeMap<String, SiteRollup> {
     let mut writers: BTreeMap<String, SiteWriter> = BTreeMap::new();
     for event in events {
         let writer = writers
@@ -107,7 +126,10 @@ fn aggregate<'a>(events: impl IntoIterator<Item = &'a Event>, config: WriterConf
             .or_insert_with(|| SiteWriter::new(event.site.clone(), ReplicaId(1), config));
         writer.apply(event).unwrap_or_else(|e| panic!("{e}"));
     }
-    writers.into_iter().map(|(site, mut w)| (site, w.snapshot())).collect()
+    writers
+        .into_iter()
+        .map(|(site, mut w)| (site, w.snapshot()))
+        .collect()
 }
 
 /// Asserts that the rollups answer the truth.
@@ -120,7 +142,10 @@ fn check(scenario: &str, rollups: &BTreeMap<String, SiteRollup>) {
 
 #[test]
 fn in_order() {
-    check("in order", &aggregate(&data().events, WriterConfig::default()));
+    check(
+        "in order",
+        &aggregate(&data().events, WriterConfig::default()),
+    );
 }
 
 #[test]
@@ -134,7 +159,10 @@ fn shuffled_within_the_lateness_horizon() {
         .map(|e| (e.timestamp_ms + rng.next() % 1_200_000, e))
         .collect();
     keyed.sort_by_key(|k| k.0);
-    check("shuffled by 20 min", &aggregate(keyed.into_iter().map(|k| k.1), WriterConfig::default()));
+    check(
+        "shuffled by 20 min",
+        &aggregate(keyed.into_iter().map(|k| k.1), WriterConfig::default()),
+    );
 }
 
 #[test]
@@ -143,10 +171,7 @@ fn shuffled_completely() {
     // of a finished range): memory then grows with the stream.
     let mut events: Vec<&Event> = data().events.iter().collect();
     Rng(2).shuffle(&mut events);
-    let config = WriterConfig {
-        max_lateness_ms: u64::MAX,
-    };
-    check("shuffled", &aggregate(events, config));
+    check("shuffled", &aggregate(events, WriterConfig::unbounded()));
 }
 
 #[test]
@@ -161,7 +186,10 @@ fn every_event_delivered_twice() {
         }
     }
     twice.extend(events.iter().skip(events.len().saturating_sub(50)));
-    check("delivered twice", &aggregate(twice, WriterConfig::default()));
+    check(
+        "delivered twice",
+        &aggregate(twice, WriterConfig::default()),
+    );
 }
 
 #[test]
@@ -174,17 +202,33 @@ fn split_over_eight_replicas_with_deltas_in_any_order() {
     let mut writers: BTreeMap<(u64, String), SiteWriter> = BTreeMap::new();
     let mut deltas: Vec<Vec<u8>> = Vec::new();
     for (i, e) in events.iter().enumerate() {
-        let site_hash = e.site.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let site_hash = e.site.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         let replica = Rng(e.visitor_id ^ site_hash).next() % REPLICAS;
-        let w = writers
-            .entry((replica, e.site.clone()))
-            .or_insert_with(|| SiteWriter::new(e.site.clone(), ReplicaId(replica + 1), WriterConfig::default()));
+        let w = writers.entry((replica, e.site.clone())).or_insert_with(|| {
+            SiteWriter::new(
+                e.site.clone(),
+                ReplicaId(replica + 1),
+                WriterConfig::default(),
+            )
+        });
         w.apply(e).unwrap_or_else(|err| panic!("{err}"));
         if i % 5_000 == 0 {
-            deltas.extend(writers.values_mut().filter_map(|w| w.take_delta()).map(|d| d.encode()));
+            deltas.extend(
+                writers
+                    .values_mut()
+                    .filter_map(|w| w.take_delta())
+                    .map(|d| d.encode()),
+            );
         }
     }
-    deltas.extend(writers.values_mut().filter_map(|w| w.take_delta()).map(|d| d.encode()));
+    deltas.extend(
+        writers
+            .values_mut()
+            .filter_map(|w| w.take_delta())
+            .map(|d| d.encode()),
+    );
 
     // Ship: every delta once, a third of them twice, in random order.
     let mut rng = Rng(3);

@@ -2,7 +2,11 @@
 //! reading `truth.json`, answering from rollups, comparing the two.
 //! Shared by `tests/bench_stream.rs` and `examples/bench_stream.rs`.
 
-#![allow(dead_code, unreachable_pub, reason = "each includer uses a different subset")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each includer uses a different subset"
+)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -43,7 +47,8 @@ pub struct Answers {
 }
 
 fn u(v: &Value) -> Result<u64, String> {
-    v.as_u64().ok_or_else(|| format!("not an unsigned integer: {v}"))
+    v.as_u64()
+        .ok_or_else(|| format!("not an unsigned integer: {v}"))
 }
 
 fn top_rows(v: &Value) -> Result<BTreeMap<String, Vec<TopRow>>, String> {
@@ -149,7 +154,8 @@ pub fn answer(rollups: &BTreeMap<String, SiteRollup>, truth: &Answers) -> Answer
     for (site, r) in rollups {
         a.q2.insert(site.clone(), top10(r, Dimension::Page));
         a.q3_ref.insert(site.clone(), top10(r, Dimension::Source));
-        a.q3_country.insert(site.clone(), top10(r, Dimension::Country));
+        a.q3_country
+            .insert(site.clone(), top10(r, Dimension::Country));
         a.q4.insert(site.clone(), q4(r));
     }
     a
@@ -183,7 +189,12 @@ impl Comparison {
     /// A readable summary of at most 20 problems.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        for m in self.mismatches.iter().chain(&self.uniques_outliers).take(20) {
+        for m in self
+            .mismatches
+            .iter()
+            .chain(&self.uniques_outliers)
+            .take(20)
+        {
             let _ = writeln!(s, "  {m}");
         }
         let (mean, max) = self.uniques_error();
@@ -201,16 +212,19 @@ impl Comparison {
     fn uniques(&mut self, what: &str, truth: u64, got: u64, sigmas: f64) {
         let t = truth as f64;
         let err = (got as f64 - t).abs();
-        self.uniques_errors.push(if t > 0.0 { err / t } else { err });
+        self.uniques_errors
+            .push(if t > 0.0 { err / t } else { err });
         // p = 14: standard error 0.81 %; small sets are near-exact (sparse).
         if err > sigmas * 0.0081 * t + 2.0 {
-            self.uniques_outliers.push(format!("{what}: uniques {got}, truth {truth}"));
+            self.uniques_outliers
+                .push(format!("{what}: uniques {got}, truth {truth}"));
         }
     }
 
     fn exact(&mut self, what: &str, truth: u64, got: u64) {
         if truth != got {
-            self.mismatches.push(format!("{what}: {got}, truth {truth}"));
+            self.mismatches
+                .push(format!("{what}: {got}, truth {truth}"));
         }
     }
 }
@@ -234,13 +248,22 @@ pub fn compare(truth: &Answers, got: &Answers, sigmas: f64) -> Comparison {
             let empty = Vec::new();
             let grows = g.get(site).unwrap_or(&empty);
             let tk: Vec<(&str, u64)> = rows.iter().map(|r| (r.key.as_str(), r.pageviews)).collect();
-            let gk: Vec<(&str, u64)> = grows.iter().map(|r| (r.key.as_str(), r.pageviews)).collect();
+            let gk: Vec<(&str, u64)> = grows
+                .iter()
+                .map(|r| (r.key.as_str(), r.pageviews))
+                .collect();
             if tk != gk {
-                c.mismatches.push(format!("{name} {site}: top 10 {gk:?}, truth {tk:?}"));
+                c.mismatches
+                    .push(format!("{name} {site}: top 10 {gk:?}, truth {tk:?}"));
                 continue;
             }
             for (tr, gr) in rows.iter().zip(grows) {
-                c.uniques(&format!("{name} {site} {:?}", tr.key), tr.visitors, gr.visitors, sigmas);
+                c.uniques(
+                    &format!("{name} {site} {:?}", tr.key),
+                    tr.visitors,
+                    gr.visitors,
+                    sigmas,
+                );
             }
         }
     }
