@@ -262,9 +262,8 @@ impl UniqueSketch {
     /// The estimated number of distinct visitor ids inserted.
     ///
     /// Cached: the first call after a change computes it (a pass over the
-    /// registers), later calls are one atomic load. Dense estimates are
-    /// bit-identical on every platform; sparse ones use `ln` and may differ
-    /// in the last bit between platforms (the encoding never depends on it).
+    /// registers), later calls are one atomic load. Only `+ * / sqrt` are
+    /// used, so the same sketch gives the same bits on every platform.
     pub fn estimate(&self) -> f64 {
         let cached = self.cached.load(Ordering::Relaxed);
         if cached != STALE {

@@ -39,6 +39,21 @@ fn golden_bytes() {
 }
 
 #[test]
+fn golden_estimates() {
+    // Estimates use only `+ * / sqrt`: the same bits on every platform.
+    fn check(sketch: &UniqueSketch, expected: f64) {
+        assert_eq!(
+            sketch.estimate().to_bits(),
+            expected.to_bits(),
+            "{sketch:?}"
+        );
+    }
+    check(&UniqueSketch::new(), 0.0);
+    check(&sketch(14, [1, 2, 3]), 3.000_000_134_110_458_7);
+    check(&sketch(4, 0..100), 69.932_294_526_404_66);
+}
+
+#[test]
 fn decoding_rejects_what_no_encoder_writes() {
     fn check(bytes: &[u8], expected: Error) {
         assert_eq!(UniqueSketch::decode(bytes), Err(expected), "{bytes:?}");
