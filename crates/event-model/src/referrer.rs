@@ -316,11 +316,14 @@ pub fn channel(input: &ChannelInput<'_>) -> Channel {
     let campaign = input.utm_campaign.trim().to_ascii_lowercase();
     let category = source_category(&source);
     let is = |c: SourceCategory| category == c;
-    let paid_medium = is_paid_medium(&medium);
-    let paid_source = is_paid_source(&utm_source);
-    let shopping = is(SourceCategory::Shopping) || is_shopping_campaign(&campaign);
+    let paid_medium = !medium.is_empty() && is_paid_medium(&medium);
+    let paid_source = !utm_source.is_empty() && is_paid_source(&utm_source);
+    let shopping =
+        is(SourceCategory::Shopping) || (!campaign.is_empty() && is_shopping_campaign(&campaign));
 
-    if campaign.contains("cross-network") {
+    // Most events carry no UTM tags: skip the substring searches for them.
+    let tagged = !(medium.is_empty() && utm_source.is_empty() && campaign.is_empty());
+    if tagged && campaign.contains("cross-network") {
         Channel::CrossNetwork
     } else if shopping && paid_medium {
         Channel::PaidShopping
@@ -349,13 +352,15 @@ pub fn channel(input: &ChannelInput<'_>) -> Channel {
         )
     {
         Channel::OrganicSocial
-    } else if is(SourceCategory::Video) || medium.contains("video") {
+    } else if is(SourceCategory::Video) || (tagged && medium.contains("video")) {
         Channel::OrganicVideo
     } else if is(SourceCategory::AiAssistant) {
         Channel::Referral
     } else if is(SourceCategory::Search) {
         Channel::OrganicSearch
-    } else if is(SourceCategory::Email) || is_email_tag(&utm_source) || is_email_tag(&medium) {
+    } else if is(SourceCategory::Email)
+        || (tagged && (is_email_tag(&utm_source) || is_email_tag(&medium)))
+    {
         Channel::Email
     } else if medium == "affiliate" {
         Channel::Affiliates
@@ -363,9 +368,10 @@ pub fn channel(input: &ChannelInput<'_>) -> Channel {
         Channel::Audio
     } else if utm_source == "sms" || medium == "sms" {
         Channel::Sms
-    } else if medium.ends_with("push")
-        || medium.contains("mobile")
-        || medium.contains("notification")
+    } else if (tagged
+        && (medium.ends_with("push")
+            || medium.contains("mobile")
+            || medium.contains("notification")))
         || source == "firebase"
     {
         Channel::MobilePushNotifications

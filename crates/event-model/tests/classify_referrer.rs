@@ -263,3 +263,26 @@ fn channel_grouping() {
     check_channel(("ChatGPT", "", "", "", None), Referral);
     check_channel(("GOOGLE", "CPC", "Google", "", None), PaidSearch);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any referrer, site and tags: no panic.
+    #[test]
+    fn arbitrary_input_never_panics(
+        referrer in "\\PC{0,120}",
+        site in "[a-z.]{0,20}",
+        tag in "\\PC{0,40}",
+    ) {
+        let _ = classify_referrer(&referrer, &site);
+        let _ = classify_referrer(&format!("https://{referrer}"), &site);
+        let _ = canonical_source(&tag);
+        let _ = channel(&ChannelInput {
+            source: &tag,
+            utm_medium: &tag,
+            utm_source: &tag,
+            utm_campaign: &tag,
+            click_id: None,
+        });
+    }
+}

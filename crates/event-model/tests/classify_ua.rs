@@ -337,3 +337,26 @@ fn cache_is_bounded_and_agrees_with_classify() {
     let (hits, misses) = cache.hits_misses();
     assert_eq!((hits, misses), (49, 151));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any string: no panic, bounded versions, and the cache agrees.
+    #[test]
+    fn any_string_classifies_like_the_cache(text in "\\PC{0,300}") {
+        let direct = ua::classify(&text);
+        let mut cache = UaCache::new(2);
+        proptest::prop_assert_eq!(cache.classify(&text), direct.clone());
+        proptest::prop_assert_eq!(cache.classify(&text), direct.clone());
+        if let Ok(agent) = direct {
+            proptest::prop_assert!(agent.browser_version.len() <= 8);
+            proptest::prop_assert!(agent.os_version.len() <= 17);
+        }
+    }
+
+    /// Browser-shaped strings with arbitrary tokens inside never panic either.
+    #[test]
+    fn browser_shaped_strings_never_panic(platform in "[ -~]{0,60}", product in "[ -~]{0,60}") {
+        let _ = ua::classify(&format!("Mozilla/5.0 ({platform}) {product}"));
+    }
+}
