@@ -222,6 +222,15 @@ fn crawlers() {
         "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
         "WhatsApp/2.23.20.0 A",
         "ia_archiver (+http://www.alexa.com/site/help/webmasterhelp; mailto:webmaster@alexa.com)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.7204.168 Safari/537.36 DatadogSynthetics",
+        "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.11 (KHTML, like Gecko) Chrome/23.0.1271.64 Safari/537.11 GotSiteMonitor.com",
+        "Mozilla/5.0 (Windows NT 5.1) brokenlinkcheck.com/1.2",
+        "Mozilla/5.0 (compatible) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/47.0.2526.73 Safari/537.36 collection@infegy.com",
+        "Mozilla/5.0 (X11; Linux i586; rv:31.0) Gecko/20100101 Firefox/31.0 PrintFriendly.com",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 CookieHubScan/3.0",
+        "Mozilla/4.5 (compatible; HTTrack 3.0x; Windows 98)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 Safari/537.36 PTST/211202.211915",
+        "Mozilla/5.0 (compatible; 360Spider)",
     ] {
         check(ua, Err(BotReason::Crawler));
     }

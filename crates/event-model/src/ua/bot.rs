@@ -72,7 +72,8 @@ const HTTP_LIBRARY_PREFIXES: &[&str] = &[
 
 /// Whole words (runs of `[a-z0-9]` in the lower-cased User-Agent) that mark a
 /// bot wherever they appear. Words ending in `bot`/`bots` and words containing
-/// `crawl`, `spider`, `slurp`, `scrap` or `robot` are crawlers without being
+/// `crawl`, `spider`, `slurp`, `scrap`, `robot`, `check`, `scan`, `monitor`,
+/// `inspect`, `survey`, `synthetic` or `pingdom` are crawlers without being
 /// listed here.
 fn listed_word(word: &str) -> Option<BotReason> {
     Some(match word {
@@ -83,6 +84,18 @@ fn listed_word(word: &str) -> Option<BotReason> {
         | "urllib" | "wget" | "windowspowershell" => BotReason::HttpLibrary,
         "adsbot"
         | "anthropic"
+        | "appinsights"
+        | "dareboost"
+        | "datanyze"
+        | "favicon"
+        | "hardenize"
+        | "hotjar"
+        | "httrack"
+        | "openvas"
+        | "ptst"
+        | "securityheaders"
+        | "silktide"
+        | "watchtowr"
         | "apis"
         | "archiver"
         | "barkrowler"
@@ -159,17 +172,30 @@ pub(super) fn detect(lower: &str) -> Option<BotReason> {
             _ => {}
         }
     }
-    // A contact URL: crawlers sign their requests, browsers never do.
+    // A contact URL, e-mail address or `.com` name: crawlers sign their
+    // requests, browsers never do.
     let signed = lower.match_indices("http").any(|(i, _)| {
         let after = lower.get(i + 4..).unwrap_or_default();
         after.starts_with("://")
             || after.starts_with("s://")
             || lower.get(..i).is_some_and(|before| before.ends_with('+'))
-    });
+    }) || contact_address(lower);
     if signed && rank(found) < rank(Some(BotReason::Crawler)) {
         found = Some(BotReason::Crawler);
     }
     found
+}
+
+/// `@` followed by a letter (`spider-feedback@bytedance.com`), or `.com` that
+/// is not followed by a letter or digit (`PrintFriendly.com`, `(scope3.com)`).
+fn contact_address(lower: &str) -> bool {
+    let bytes = lower.as_bytes();
+    lower
+        .match_indices('@')
+        .any(|(i, _)| bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase))
+        || lower
+            .match_indices(".com")
+            .any(|(i, _)| !bytes.get(i + 4).is_some_and(u8::is_ascii_alphanumeric))
 }
 
 fn rank(reason: Option<BotReason>) -> u8 {
@@ -189,10 +215,16 @@ fn word_reason(word: &str) -> Option<BotReason> {
     if let Some(reason) = listed_word(word) {
         return Some(reason);
     }
-    let generic = word
-        .as_bytes()
-        .windows(5)
-        .any(|w| matches!(w, b"crawl" | b"spide" | b"slurp" | b"scrap" | b"robot"));
+    let bytes = word.as_bytes();
+    let generic = bytes.windows(5).any(|w| {
+        matches!(
+            w,
+            b"crawl" | b"spide" | b"slurp" | b"scrap" | b"robot" | b"check"
+        )
+    }) || bytes.windows(4).any(|w| w == b"scan")
+        || ["monitor", "inspect", "survey", "synthetic", "pingdom"]
+            .iter()
+            .any(|t| word.contains(t));
     let bot = (word.ends_with("bot") || word.ends_with("bots")) && !NOT_BOT_WORDS.contains(&word);
     (generic || bot).then_some(BotReason::Crawler)
 }
