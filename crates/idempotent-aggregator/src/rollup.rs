@@ -304,11 +304,10 @@ impl Lattice for Tally {
     fn merge(&mut self, other: &Self) {
         if let (TallyRepr::One((a, mine)), TallyRepr::One((b, theirs))) =
             (&mut self.repr, &other.repr)
+            && a == b
         {
-            if a == b {
-                *mine = mine.max(theirs);
-                return;
-            }
+            *mine = mine.max(theirs);
+            return;
         }
         let mut entries = self.entries().to_vec();
         for (replica, counts) in other.entries() {
@@ -371,21 +370,12 @@ fn net(added: u64, retracted: u64) -> i64 {
 }
 
 /// One rollup cell: per-replica totals and the unique visitors.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Cell {
     /// Page views, events, visits, bounces, duration per replica.
     pub tally: Tally,
     /// Distinct visitor ids seen in the cell.
     pub visitors: UniqueSketch,
-}
-
-impl Default for Cell {
-    fn default() -> Self {
-        Self {
-            tally: Tally::default(),
-            visitors: UniqueSketch::default(),
-        }
-    }
 }
 
 impl Lattice for Cell {
@@ -775,11 +765,11 @@ impl SiteRollup {
                     continue;
                 };
                 sum.add(&cell.tally.metrics());
-                if let Some(flag) = seen.get_mut(id as usize) {
-                    if !*flag {
-                        *flag = true;
-                        touched.push(id);
-                    }
+                if let Some(flag) = seen.get_mut(id as usize)
+                    && !*flag
+                {
+                    *flag = true;
+                    touched.push(id);
                 }
             }
         }
