@@ -15,8 +15,8 @@
 //! ~1,000 regular expressions on first use, which a Worker pays on every cold
 //! start. Analytics needs only the families Plausible shows, so this module
 //! reads the product tokens (`Chrome/120`, `Edg/120`, `CPU iPhone OS 17_1`)
-//! directly: a few kilobytes of code, no regex engine, a few hundred
-//! nanoseconds per uncached User-Agent.
+//! directly: about 35 KB of wasm, no regex engine, about a microsecond per
+//! uncached User-Agent, and no start-up cost.
 //!
 //! What a User-Agent cannot say: iPadOS 13+ Safari sends a Mac User-Agent by
 //! default (it is classified as `Mac`/desktop; the screen size can refine
@@ -399,6 +399,10 @@ impl UaCache {
     /// # Errors
     /// As [`classify`].
     pub fn classify(&mut self, user_agent: &str) -> Result<UserAgent, BotReason> {
+        if user_agent.len() > MAX_LEN {
+            // Never cached, so that a key holds at most `MAX_LEN` bytes.
+            return classify(user_agent);
+        }
         if let Some(hit) = self.young.get(user_agent) {
             self.hits += 1;
             return hit.clone();

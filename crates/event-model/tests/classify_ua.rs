@@ -345,6 +345,11 @@ fn cache_is_bounded_and_agrees_with_classify() {
     }
     let (hits, misses) = cache.hits_misses();
     assert_eq!((hits, misses), (49, 151));
+    // Over-long headers are answered but never stored: keys stay bounded.
+    let huge = format!("Mozilla/5.0 (Windows NT 10.0) {}", "A".repeat(5_000));
+    let len = cache.len();
+    assert_eq!(cache.classify(&huge), Err(BotReason::TooLong));
+    assert_eq!(cache.len(), len);
 }
 
 proptest::proptest! {
