@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(cache.classify(&text), uncached);
     assert_eq!(cache.classify(&text), uncached);
     // Push it into the old generation and pull it back.
-    let _ = cache.classify("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
+    let _ =
+        cache.classify("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
     assert_eq!(cache.classify(&text), uncached);
     if let Ok(agent) = &uncached {
         assert!(agent.browser_version.len() <= 8 && agent.os_version.len() <= 17);
