@@ -147,28 +147,40 @@ impl Ingestor {
         payload: &Payload<'_>,
         ctx: &RequestContext<'_>,
     ) -> Result<Vec<Event>> {
-        let page = Page::parse(&payload.url, payload.hash_mode)?;
+        let mut page = Page::parse(&payload.url, payload.hash_mode)?;
         let sites = sites(&payload.domain)?;
         let ip = ctx.client_ip.ok_or(Error::Missing { field: "client_ip" })?;
-        let ua = self.ua_cache.classify(ctx.user_agent)?;
-        let mut events = Vec::with_capacity(sites.len());
-        for (i, site) in sites.iter().enumerate() {
-            events.push(self.event_for_site(payload, ctx, ip, &ua, &page, site, i));
+        let mut ua = self.ua_cache.classify(ctx.user_agent)?;
+        let count = sites.len();
+        let mut events = Vec::with_capacity(count);
+        for (i, site) in sites.into_iter().enumerate() {
+            let site = Site {
+                name: site,
+                index: i,
+                last: i + 1 == count,
+            };
+            events.push(self.event_for_site(payload, ctx, ip, &mut ua, &mut page, site));
         }
         Ok(events)
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one private call site")]
+    /// The event for one site. The strings of `ua` and `page` are moved into
+    /// the last site's event and cloned for the others.
     fn event_for_site(
         &self,
         payload: &Payload<'_>,
         ctx: &RequestContext<'_>,
         ip: IpAddr,
-        ua: &UserAgent,
-        page: &Page,
-        site: &str,
-        index: usize,
+        ua: &mut UserAgent,
+        page: &mut Page,
+        site: Site,
     ) -> Event {
+        let Site {
+            name: site_name,
+            index,
+            last,
+        } = site;
+        let site = site_name.as_str();
         let (referrer, referrer_source) = match referrer::classify_referrer(&payload.referrer, site)
         {
             ReferrerSource::External { source, .. } => (payload.referrer.to_string(), source),
@@ -211,14 +223,16 @@ impl Ingestor {
             (Device::Unknown, Some(width)) => device_from_width(width),
             (device, _) => device,
         };
-        let [utm_source, utm_medium, utm_campaign, utm_content, utm_term] = page.utm.clone();
+        let take = |s: &mut String| if last { std::mem::take(s) } else { s.clone() };
+        let [utm_source, utm_medium, utm_campaign, utm_content, utm_term] =
+            page.utm.each_mut().map(take);
         Event {
             event_id,
             timestamp_ms: ctx.received_at_ms,
-            site: site.to_owned(),
+            site: site_name,
             name: payload.name.to_string(),
-            hostname: page.hostname.clone(),
-            pathname: page.pathname.clone(),
+            hostname: take(&mut page.hostname),
+            pathname: take(&mut page.pathname),
             referrer,
             source,
             channel,
@@ -228,10 +242,10 @@ impl Ingestor {
             utm_content,
             utm_term,
             country_code: ctx.country_code().to_owned(),
-            browser: ua.browser.clone(),
-            browser_version: ua.browser_version.clone(),
-            os: ua.os.clone(),
-            os_version: ua.os_version.clone(),
+            browser: take(&mut ua.browser),
+            browser_version: take(&mut ua.browser_version),
+            os: take(&mut ua.os),
+            os_version: take(&mut ua.os_version),
             device,
             screen: screen.to_owned(),
             props: payload.props.clone(),
@@ -242,6 +256,14 @@ impl Ingestor {
             session_id: None,
         }
     }
+}
+
+/// One of the sites a request names.
+#[derive(Debug)]
+struct Site {
+    name: String,
+    index: usize,
+    last: bool,
 }
 
 /// What the page URL says, computed once for all sites of a request.
