@@ -24,6 +24,21 @@
 //!   its entry page ([`Dimension::EntryPage`]) and exit page
 //!   ([`Dimension::ExitPage`]), and the total. Page, goal and prop cells hold
 //!   no visit counts.
+//! - Empty UTM values, referrer URLs and host names are absent, not values:
+//!   they get no cell ([`Dimension::omits_empty`]). An empty source is direct
+//!   traffic and does get one.
+//! - Uniques of entry and exit pages are an upper bound when visits were
+//!   retracted: a sketch cannot forget the visitor of a visit whose entry
+//!   page changed (a late event), while the visit counts are exact.
+//!
+//! # Queries
+//! [`SiteRollup::totals`], [`SiteRollup::series`] (one [`Stats`] per bucket:
+//! the days, weeks or months of a site's time zone as [`HourRange`]s),
+//! [`SiteRollup::stats`] (one dimension value) and [`SiteRollup::top`]
+//! (breakdown by a dimension, ordered by page views, events or visits, with
+//! uniques for the rows returned). Values are interned per rollup, so a
+//! range scan sums into a dense array indexed by value id; uniques are the
+//! union of the hour sketches of the range.
 //!
 //! # Why per-replica totals (a PN counter per cell)
 //! A visit can be counted and later retracted (a bounce that gets a second

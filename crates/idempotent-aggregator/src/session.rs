@@ -382,13 +382,28 @@ impl Sessionizer {
 
     /// Reports the change of every visit since the last call: retractions of
     /// the visits that changed, additions of their new form.
-    pub fn publish(&mut self, mut sink: impl FnMut(&Visit, Sign)) {
+    pub fn publish(&mut self, sink: impl FnMut(&Visit, Sign)) {
+        self.publish_ended(u64::MAX, sink);
+    }
+
+    /// Like [`Self::publish`], but only for visitors whose last event is more
+    /// than [`VISIT_GAP_MS`] before `now_ms`: their visits have ended unless
+    /// a late event arrives. Publishing a visit once it ended (instead of at
+    /// every flush while it grows) avoids retracting it over and over, and
+    /// the cells of its intermediate exit pages.
+    pub fn publish_ended(&mut self, now_ms: u64, mut sink: impl FnMut(&Visit, Sign)) {
         let mut current = Vec::new();
+        let mut pending = Vec::new();
         for key in std::mem::take(&mut self.dirty) {
             let Some(t) = self.timelines.get_mut(&key) else {
                 continue;
             };
             if !t.dirty {
+                continue;
+            }
+            let last = t.hits.as_slice().last().map_or(0, |h| h.timestamp_ms);
+            if now_ms != u64::MAX && last.saturating_add(VISIT_GAP_MS) >= now_ms {
+                pending.push(key);
                 continue;
             }
             t.dirty = false;
@@ -398,6 +413,7 @@ impl Sessionizer {
             diff_sorted(&t.published, &current, &mut sink);
             t.published.clone_from(&current);
         }
+        self.dirty = pending;
     }
 
     /// Drops the visits that no event at or above `floor_ms` can change any

@@ -19,7 +19,9 @@
 //! - the visitor is inserted into the profile cells' sketches only on the
 //!   first event of a `(visitor, hour, profile)`: inserting it again would
 //!   not change the sketches;
-//! - visits are published at flush time, not per event.
+//! - visits are published when they end (or when a delta or snapshot is
+//!   taken), not per event: an in-order visit is counted once, never
+//!   retracted.
 
 use std::hash::BuildHasher;
 
@@ -66,10 +68,11 @@ pub struct WriterConfig {
     /// Events more than this behind the newest event are `TooLate` (not
     /// counted); it also bounds how long visits and event ids are kept.
     pub max_lateness_ms: u64,
-    /// [`SiteWriter::apply`] flushes (publishes changed visits, evicts closed
-    /// ones) whenever the newest event time crosses a multiple of this. Visit
-    /// counts lag the events by at most this much until the next
-    /// [`SiteWriter::take_delta`] (which always flushes).
+    /// [`SiteWriter::apply`] flushes whenever the event time crosses a
+    /// multiple of this: it publishes the visits that ended (30 minutes
+    /// without an event) and evicts the closed ones. Visits in progress are
+    /// published by [`SiteWriter::flush`], [`SiteWriter::take_delta`] and
+    /// [`SiteWriter::snapshot`], which publish everything.
     pub flush_interval_ms: u64,
 }
 
@@ -369,7 +372,7 @@ impl SiteWriter {
         let epoch = event.timestamp_ms / self.flush_interval_ms;
         if epoch > self.flushed_epoch {
             self.flushed_epoch = epoch;
-            self.flush();
+            self.flush_until(event.timestamp_ms);
         }
         let hour = hour_of(event.timestamp_ms);
         let pageview = event.is_pageview();
@@ -437,6 +440,12 @@ impl SiteWriter {
     /// Publishes the visits that changed since the last flush (additions and
     /// retractions) and evicts the visits that can no longer change.
     pub fn flush(&mut self) {
+        self.flush_until(u64::MAX);
+    }
+
+    /// Publishes the changed visits that ended (no event in the 30 minutes
+    /// before `now_ms`; all of them for `u64::MAX`), then evicts.
+    fn flush_until(&mut self, now_ms: u64) {
         let Self {
             sessions,
             cells,
@@ -444,7 +453,9 @@ impl SiteWriter {
             empty,
             ..
         } = self;
-        sessions.publish(|visit, sign| count_visit(cells, profiles, *empty, visit, sign));
+        sessions.publish_ended(now_ms, |visit, sign| {
+            count_visit(cells, profiles, *empty, visit, sign)
+        });
         // Eviction scans every timeline: do it when the floor moved by a
         // quarter of the window (memory stays within 1.25 windows).
         let floor = self.dedup.floor_ms();
