@@ -14,13 +14,20 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(archive::decode(&canonical).as_ref(), Ok(&event));
     }
     if let Ok(events) = archive::decode_batch(data) {
-        assert_eq!(archive::decode_batch(&archive::encode_batch(&events)).as_ref(), Ok(&events));
+        assert_eq!(
+            archive::decode_batch(&archive::encode_batch(&events)).as_ref(),
+            Ok(&events)
+        );
     }
     if let Ok(line) = std::str::from_utf8(data)
         && let Ok(event) = ndjson::parse_line(line)
     {
         let mut out = String::new();
         ndjson::write_line(&event, &mut out);
-        assert_eq!(ndjson::parse_line(&out).as_ref(), Ok(&event), "ndjson: {out}");
+        assert_eq!(
+            ndjson::parse_line(&out).as_ref(),
+            Ok(&event),
+            "ndjson: {out}"
+        );
     }
 });
