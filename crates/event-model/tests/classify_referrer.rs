@@ -69,6 +69,20 @@ fn known_sources_are_named() {
 }
 
 #[test]
+fn country_domain_families_are_one_source() {
+    check("https://www.google.com.au/", ext("Google", Search));
+    check("https://google.fr/", ext("Google", Search));
+    check("https://maps.google.de/", ext("Google", Search));
+    check("https://www.amazon.co.jp/gp/1", ext("Amazon", Shopping));
+    check("https://www.ebay.de/itm/1", ext("eBay", Shopping));
+    check("https://yandex.kz/", ext("Yandex", Search));
+    check("https://news.google.com/", ext("Google News", Unknown));
+    // A longer label that merely starts with a brand is someone else.
+    check("https://googleusercontent.com/x", ext("googleusercontent.com", Unknown));
+    check("https://amazonaws.com/", ext("amazonaws.com", Unknown));
+}
+
+#[test]
 fn hosts_are_normalized_before_lookup() {
     check("HTTPS://WWW.GOOGLE.COM/", ext("Google", Search));
     check(
