@@ -63,7 +63,7 @@ const SPARSE_PRECISION: u32 = 25;
 /// Sparse inserts are buffered unsorted and merged in batches of this size.
 const PENDING_CAPACITY: usize = 64;
 /// Sparse sets smaller than this insert straight into their sorted list.
-const DIRECT_LIMIT: usize = 256;
+const DIRECT_LIMIT: usize = 32;
 /// Marks the cached estimate as stale (a NaN pattern no estimator returns).
 const STALE: u64 = u64::MAX;
 
@@ -336,12 +336,11 @@ impl UniqueSketch {
             return;
         }
         pending.sort_unstable();
-        let merged = merge_codes(sorted, pending);
+        pending.dedup();
+        merge_into(sorted, pending);
         pending.clear();
-        if merged.len() > sparse_limit(self.precision) {
-            self.repr = Repr::Dense(to_dense(&merged, self.precision));
-        } else {
-            *sorted = merged;
+        if sorted.len() > sparse_limit(self.precision) {
+            self.repr = Repr::Dense(to_dense(sorted, self.precision));
         }
     }
 
@@ -572,6 +571,40 @@ fn to_dense(codes: &[u32], precision: u8) -> Box<[u8]> {
     registers
 }
 
+/// Merges sorted codes into canonical sorted codes in place (no allocation
+/// beyond the vector's growth): a backward merge into the grown vector, then
+/// one pass keeping the largest code of each slot.
+fn merge_into(sorted: &mut Vec<u32>, add: &[u32]) {
+    let old_len = sorted.len();
+    sorted.resize(old_len + add.len(), 0);
+    let (mut i, mut j) = (old_len, add.len());
+    for k in (0..sorted.len()).rev() {
+        let from_sorted = match (i.checked_sub(1), j.checked_sub(1)) {
+            (Some(a), Some(b)) => sorted[a] > add[b],
+            (Some(_), None) => break, // the rest is already in place
+            (None, _) => false,
+        };
+        if from_sorted {
+            i -= 1;
+            sorted[k] = sorted[i];
+        } else {
+            j -= 1;
+            sorted[k] = add[j];
+        }
+    }
+    let mut kept = 0;
+    for r in 0..sorted.len() {
+        let code = sorted[r];
+        if kept > 0 && code_slot(sorted[kept - 1]) == code_slot(code) {
+            sorted[kept - 1] = code;
+        } else {
+            sorted[kept] = code;
+            kept += 1;
+        }
+    }
+    sorted.truncate(kept);
+}
+
 /// Merges canonical sorted codes with sorted (possibly repeating) codes into
 /// canonical form: one code per slot, the largest.
 fn merge_codes(a: &[u32], b: &[u32]) -> Vec<u32> {
@@ -642,5 +675,66 @@ impl<'de> serde::de::Visitor<'de> for SketchVisitor {
             bytes.push(byte);
         }
         self.visit_bytes(&bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Codes for (slot, rank) pairs.
+    fn codes(pairs: &[(u32, u32)]) -> Vec<u32> {
+        pairs
+            .iter()
+            .map(|&(slot, rank)| (slot << 6) | rank)
+            .collect()
+    }
+
+    #[test]
+    fn merging_codes_keeps_one_largest_code_per_slot() {
+        fn check(sorted: &[(u32, u32)], add: &[(u32, u32)], expected: &[(u32, u32)]) {
+            let mut in_place = codes(sorted);
+            merge_into(&mut in_place, &codes(add));
+            assert_eq!(in_place, codes(expected), "merge_into {sorted:?} {add:?}");
+            let merged = merge_codes(&codes(sorted), &codes(add));
+            assert_eq!(merged, codes(expected), "merge_codes {sorted:?} {add:?}");
+        }
+        check(&[], &[], &[]);
+        check(&[], &[(5, 0), (5, 0), (9, 0)], &[(5, 0), (9, 0)]);
+        check(&[(1, 0), (7, 0)], &[], &[(1, 0), (7, 0)]);
+        check(
+            &[(1, 0), (7, 0)],
+            &[(0, 0), (4, 0), (9, 0)],
+            &[(0, 0), (1, 0), (4, 0), (7, 0), (9, 0)],
+        );
+        check(&[(2048, 3)], &[(2048, 1), (2048, 5)], &[(2048, 5)]);
+        check(
+            &[(2048, 5), (3000, 0)],
+            &[(2048, 1)],
+            &[(2048, 5), (3000, 0)],
+        );
+    }
+
+    #[test]
+    fn sparse_codes_map_to_the_dense_registers_of_the_same_hash() {
+        // Direct dense insertion and sparse-then-convert must agree.
+        for precision in [4u8, 11, 14, 18] {
+            for hash in [
+                0u64,
+                1,
+                u64::MAX,
+                1 << 39,
+                0x0000_0080_0000_0000,
+                0xdead_beef_0000_0000,
+                0x1234_5678_9abc_def0,
+            ] {
+                let code = sparse_code(hash, precision);
+                assert_eq!(
+                    code_position(code, precision),
+                    dense_position(hash, precision),
+                    "p={precision} hash={hash:#x}"
+                );
+            }
+        }
     }
 }
