@@ -86,9 +86,11 @@ pub enum ArchiveError {
 #[derive(Clone, Copy, Serialize, Deserialize)]
 struct Fixed(#[serde(with = "postcard::fixint::le")] u64);
 
-/// The version-1 layout, as written.
-#[derive(Serialize)]
-struct RecordV1Out<'a> {
+/// The version-1 layout, written with `P = PropsOut` (borrowing the
+/// event) and read with `P = PropsIn` (borrowing the input): one definition,
+/// so that writer and reader cannot drift apart.
+#[derive(Serialize, Deserialize)]
+struct RecordV1<'a, P> {
     event_id: Fixed,
     timestamp_ms: u64,
     site: &'a str,
@@ -110,40 +112,7 @@ struct RecordV1Out<'a> {
     os_version: &'a str,
     device: u8,
     screen: &'a str,
-    props: PropsOut<'a>,
-    revenue: Option<(&'a str, i64)>,
-    interactive: bool,
-    visitor_id: Fixed,
-    previous_visitor_id: Option<Fixed>,
-    session_id: Option<Fixed>,
-}
-
-/// The version-1 layout, as read (strings borrowed from the input).
-#[derive(Deserialize)]
-struct RecordV1In<'a> {
-    event_id: Fixed,
-    timestamp_ms: u64,
-    site: &'a str,
-    name: &'a str,
-    hostname: &'a str,
-    pathname: &'a str,
-    referrer: &'a str,
-    source: &'a str,
-    channel: u8,
-    utm_source: &'a str,
-    utm_medium: &'a str,
-    utm_campaign: &'a str,
-    utm_content: &'a str,
-    utm_term: &'a str,
-    country_code: &'a str,
-    browser: &'a str,
-    browser_version: &'a str,
-    os: &'a str,
-    os_version: &'a str,
-    device: u8,
-    screen: &'a str,
-    #[serde(borrow)]
-    props: PropsIn<'a>,
+    props: P,
     revenue: Option<(&'a str, i64)>,
     interactive: bool,
     visitor_id: Fixed,
@@ -191,7 +160,7 @@ fn code_of<T: PartialEq + Copy>(all: &[T], value: T) -> u8 {
 
 /// Appends the version-1 record of `event` to `out`.
 pub fn encode_into(event: &Event, out: &mut Vec<u8>) {
-    let record = RecordV1Out {
+    let record = RecordV1 {
         event_id: Fixed(event.event_id),
         timestamp_ms: event.timestamp_ms,
         site: &event.site,
@@ -253,7 +222,8 @@ pub fn decode(bytes: &[u8]) -> Result<Event, ArchiveError> {
     if tag != RECORD_V1 {
         return Err(ArchiveError::UnknownVersion { found: tag });
     }
-    let (record, rest) = postcard::take_from_bytes::<RecordV1In<'_>>(body).map_err(map_postcard)?;
+    let (record, rest) =
+        postcard::take_from_bytes::<RecordV1<'_, PropsIn<'_>>>(body).map_err(map_postcard)?;
     if !rest.is_empty() {
         return Err(ArchiveError::TrailingBytes { count: rest.len() });
     }
@@ -269,7 +239,7 @@ fn map_postcard(err: postcard::Error) -> ArchiveError {
     }
 }
 
-impl RecordV1In<'_> {
+impl RecordV1<'_, PropsIn<'_>> {
     fn into_event(self) -> Result<Event, ArchiveError> {
         let channel =
             *Channel::ALL
