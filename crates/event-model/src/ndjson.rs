@@ -393,8 +393,9 @@ impl<'de> Deserialize<'de> for Key {
 }
 
 /// A `u64` as a JSON number or a decimal string (some exporters quote ids
-/// above 2^53 to protect them from JavaScript readers); `null` is `None`.
-struct OptU64(Option<u64>);
+/// above 2^53 to protect them from JavaScript readers); `null` and `""` are
+/// `None`. Also reads the `event_id` of tracker bodies.
+pub(crate) struct OptU64(pub(crate) Option<u64>);
 
 impl<'de> Deserialize<'de> for OptU64 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<OptU64, D::Error> {

@@ -42,6 +42,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use crate::Revenue;
 use crate::error::{Error, Result};
+use crate::ndjson::OptU64;
 
 /// Default ceiling for a request body or pixel query string, in bytes.
 /// Plausible's largest legal body (30 props of 300 + 2000 bytes) is about 70 KB;
@@ -600,33 +601,6 @@ impl<'de> Deserialize<'de> for Flag {
     }
 }
 
-/// A u64 as a number or decimal string, or `null`.
-struct Id(Option<u64>);
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Id, D::Error> {
-        struct IdVisitor;
-        impl Visitor<'_> for IdVisitor {
-            type Value = Id;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an unsigned 64-bit integer")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(Some(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                v.parse()
-                    .map(|n| Id(Some(n)))
-                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Id, E> {
-                Ok(Id(None))
-            }
-        }
-        deserializer.deserialize_any(IdVisitor)
-    }
-}
-
 /// Props as sent: key and value, the value `None` when it is to be dropped
 /// (null, list, object). As an object, a JSON string of one, or `null`.
 struct RawProps(Vec<(String, Option<String>)>);
@@ -744,7 +718,7 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
                 Field::Interactive => raw.interactive = map.next_value::<Option<bool>>()?,
                 Field::HashMode => raw.hash_mode = map.next_value::<Flag>()?.0,
                 Field::ScreenWidth => raw.screen_width = map.next_value::<Option<u32>>()?,
-                Field::EventId => raw.event_id = map.next_value::<Id>()?.0,
+                Field::EventId => raw.event_id = map.next_value::<OptU64>()?.0,
                 Field::Unknown => {}
             }
             self.failed.set(None);
