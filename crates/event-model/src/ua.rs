@@ -365,7 +365,8 @@ fn leading_digits(text: &str) -> (&str, &str) {
 /// A bounded cache in front of [`classify`].
 ///
 /// It takes `&mut self`: the ingesting code owns it (a Worker isolate is
-/// single-threaded; a multi-threaded host keeps one per thread). It holds at
+/// single-threaded; a multi-threaded host keeps one per thread).
+/// [`SharedUaCache`] wraps it for call sites that only have `&self`. It holds at
 /// most `capacity` User-Agents in two generations: when the young generation
 /// is half full, the old one is dropped and the young one becomes old; a hit
 /// in the old generation moves the entry back to the young one. So the
@@ -439,5 +440,37 @@ impl UaCache {
     /// Lookups answered from the cache, and lookups that parsed.
     pub fn hits_misses(&self) -> (u64, u64) {
         (self.hits, self.misses)
+    }
+}
+
+/// A [`UaCache`] usable from a shared reference (`&self`), for call sites that
+/// cannot hold `&mut` (a handler that only borrows its state). Single-threaded
+/// by construction (`!Sync`, like a Worker isolate); if it is ever borrowed
+/// re-entrantly, the lookup is answered uncached instead of panicking.
+#[derive(Debug)]
+pub struct SharedUaCache(core::cell::RefCell<UaCache>);
+
+impl SharedUaCache {
+    /// A cache that holds at most `capacity` User-Agent strings (at least 2).
+    pub fn new(capacity: usize) -> Self {
+        Self(core::cell::RefCell::new(UaCache::new(capacity)))
+    }
+
+    /// The same answer as [`classify`], from the cache when possible.
+    ///
+    /// # Errors
+    /// As [`classify`].
+    pub fn classify(&self, user_agent: &str) -> Result<UserAgent, BotReason> {
+        match self.0.try_borrow_mut() {
+            Ok(mut cache) => cache.classify(user_agent),
+            Err(_) => classify(user_agent),
+        }
+    }
+
+    /// Lookups answered from the cache, and lookups that parsed.
+    pub fn hits_misses(&self) -> (u64, u64) {
+        self.0
+            .try_borrow()
+            .map_or((0, 0), |cache| cache.hits_misses())
     }
 }

@@ -1,7 +1,7 @@
 //! User-Agent classification: real User-Agent strings, one line per case.
 
 use glinto_event_model::Device;
-use glinto_event_model::ua::{self, BotReason, UaCache};
+use glinto_event_model::ua::{self, BotReason, SharedUaCache, UaCache};
 
 /// Expected human classification: (browser, browser major, os, os version, device).
 type Human = (
@@ -350,6 +350,17 @@ fn cache_is_bounded_and_agrees_with_classify() {
     let len = cache.len();
     assert_eq!(cache.classify(&huge), Err(BotReason::TooLong));
     assert_eq!(cache.len(), len);
+}
+
+#[test]
+fn shared_cache_works_through_a_shared_reference() {
+    let cache = SharedUaCache::new(16);
+    let shared = &cache;
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    assert_eq!(shared.classify(ua), ua::classify(ua));
+    assert_eq!(shared.classify(ua), ua::classify(ua));
+    assert_eq!(shared.classify("curl/8.4.0"), Err(BotReason::HttpLibrary));
+    assert_eq!(shared.hits_misses(), (1, 2));
 }
 
 proptest::proptest! {
