@@ -424,9 +424,10 @@ proptest! {
     fn valid_requests_give_valid_events(path in "[a-zA-Z0-9/%._~-]{0,40}", name in "\\PC{1,30}", sites in proptest::collection::vec("[a-z]{1,8}\\.(com|io)", 1..4)) {
         let body = serde_json::json!({"n": name, "u": format!("https://example.com/{path}"), "d": sites.join(",")}).to_string();
         let events = ingestor().ingest_body(body.as_bytes(), &ctx()).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let mut unique = sites.clone();
-        unique.dedup();
-        prop_assert!(!events.is_empty() && events.len() <= sites.len());
+        let unique: std::collections::BTreeSet<&String> = sites.iter().collect();
+        prop_assert_eq!(events.len(), unique.len());
+        let ids: std::collections::BTreeSet<u64> = events.iter().map(|e| e.event_id).collect();
+        prop_assert_eq!(ids.len(), events.len(), "one distinct event id per site");
         for event in &events {
             prop_assert!(event.pathname.starts_with('/'));
             prop_assert!(!event.pathname.contains('?'));
