@@ -78,7 +78,10 @@ fn country_domain_families_are_one_source() {
     check("https://yandex.kz/", ext("Yandex", Search));
     check("https://news.google.com/", ext("Google News", Unknown));
     // A longer label that merely starts with a brand is someone else.
-    check("https://googleusercontent.com/x", ext("googleusercontent.com", Unknown));
+    check(
+        "https://googleusercontent.com/x",
+        ext("googleusercontent.com", Unknown),
+    );
     check("https://amazonaws.com/", ext("amazonaws.com", Unknown));
 }
 
