@@ -20,8 +20,8 @@
 //!
 //! What a User-Agent cannot say: iPadOS 13+ Safari sends a Mac User-Agent by
 //! default (it is classified as `Mac`/desktop; the screen size can refine
-//! that), and Chrome's reduced User-Agent freezes Windows at `10` and Android
-//! at `10` on some builds.
+//! that), and the reduced User-Agents freeze versions: Windows 11 reports `10`,
+//! every macOS since 11 reports `10.15`, Chrome on Android often reports `10`.
 
 use crate::Device;
 
