@@ -113,6 +113,11 @@ impl Ingestor {
         &self.salts
     }
 
+    /// The User-Agent cache, for its statistics ([`UaCache::hits_misses`]).
+    pub fn ua_cache(&self) -> &UaCache {
+        &self.ua_cache
+    }
+
     /// The configuration.
     pub fn config(&self) -> &IngestConfig {
         &self.config
@@ -447,6 +452,8 @@ impl<'a> UrlParts<'a> {
 
 /// Percent-decodes a URL path or fragment when the result is UTF-8 (so that
 /// `/caf%C3%A9` and `/café` count as one page); otherwise keeps it as is.
+/// `%3F` and `%23` stay encoded: a decoded `?` or `#` would read as a query
+/// or fragment that the URL did not have.
 fn percent_decode(text: &str) -> String {
     if !text.contains('%') {
         return text.to_owned();
@@ -457,7 +464,7 @@ fn percent_decode(text: &str) -> String {
     while let Some(&b) = bytes.get(i) {
         let hex = |at: usize| bytes.get(at).and_then(|c| char::from(*c).to_digit(16));
         match (b, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(hi), Some(lo)) => {
+            (b'%', Some(hi), Some(lo)) if !matches!((hi, lo), (3, 15) | (2, 3)) => {
                 // Two hex digits make one byte: hi * 16 + lo < 256.
                 out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
                 i += 3;
@@ -614,5 +621,7 @@ mod tests {
         check("/%E9", "/%E9");
         check("/%zz%4", "/%zz%4");
         check("/100%", "/100%");
+        check("/a%3Fb%3fc%23d", "/a%3Fb%3fc%23d");
+        check("/%41%3F", "/A%3F");
     }
 }
