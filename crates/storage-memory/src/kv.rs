@@ -11,7 +11,7 @@ use glinto_storage::{
     Result, Timestamp,
 };
 
-use crate::{decode_cursor, encode_cursor, lock};
+use crate::{WriteRate, decode_cursor, encode_cursor, lock};
 
 #[derive(Debug, Clone)]
 struct Slot {
@@ -38,12 +38,16 @@ pub struct MemoryKv {
     clock: Arc<dyn Clock>,
     capability: Capability,
     map: Mutex<BTreeMap<String, Slot>>,
+    rate: WriteRate,
 }
 
 impl MemoryKv {
     /// A store with Workers KV's production limits (including the 60 s
     /// minimum TTL, so code that would fail in production fails in tests),
-    /// minus the per-key write rate limit, which it does not enforce.
+    /// minus the per-key write rate limit. With a capability that sets
+    /// `max_writes_per_key_per_second` (e.g. [`Capability::workers_kv`]) the
+    /// store enforces it by the clock: a put or delete beyond it is
+    /// [`glinto_storage::Error::Transient`], like production's HTTP 429.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         let mut capability = Capability::workers_kv();
         capability.backend = "memory-kv";
@@ -59,6 +63,7 @@ impl MemoryKv {
             clock,
             capability,
             map: Mutex::new(BTreeMap::new()),
+            rate: WriteRate::default(),
         }
     }
 
@@ -123,6 +128,7 @@ impl KvStore for MemoryKv {
         }
         let now = self.clock.now();
         let expires = self.deadline(&options, now)?;
+        self.rate.admit(cap, key, now)?;
         let mut map = lock(&self.map);
         map.retain(|_, slot| slot.live(now));
         map.insert(
@@ -138,6 +144,7 @@ impl KvStore for MemoryKv {
 
     async fn delete(&self, key: &str) -> Result<()> {
         self.capability.check_key(key)?;
+        self.rate.admit(&self.capability, key, self.clock.now())?;
         lock(&self.map).remove(key);
         Ok(())
     }

@@ -37,9 +37,11 @@ mod propagation;
 mod state;
 mod write_behind;
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use glinto_storage::{Error, Result};
+use glinto_storage::{Capability, Error, Result, Timestamp};
 
 pub use fault::{Fault, FaultKind, FaultPlan, Faulty, InjectedFault, Op};
 pub use kv::MemoryKv;
@@ -70,5 +72,43 @@ fn bad_cursor() -> Error {
     Error::InvalidArgument {
         field: "cursor",
         reason: "not a cursor returned by this store".into(),
+    }
+}
+
+/// Production's per-key write rate limit
+/// ([`Capability::max_writes_per_key_per_second`]), enforced by the clock:
+/// a write beyond it is refused with [`Error::Transient`], as Cloudflare
+/// answers HTTP 429.
+#[derive(Debug, Default)]
+struct WriteRate {
+    recent: Mutex<HashMap<String, VecDeque<Timestamp>>>,
+}
+
+/// Rate-limited key map entries kept before stale ones are swept.
+const WRITE_RATE_SWEEP: usize = 4096;
+
+impl WriteRate {
+    fn admit(&self, capability: &Capability, key: &str, now: Timestamp) -> Result<()> {
+        let Some(per_second) = capability.max_writes_per_key_per_second else {
+            return Ok(());
+        };
+        let window_start =
+            |t: &Timestamp| now.saturating_duration_since(*t) < Duration::from_secs(1);
+        let mut recent = lock(&self.recent);
+        if recent.len() > WRITE_RATE_SWEEP {
+            recent.retain(|_, times| times.back().is_some_and(window_start));
+        }
+        let times = recent.entry(key.to_owned()).or_default();
+        times.retain(window_start);
+        if times.len() >= per_second as usize {
+            return Err(Error::Transient {
+                source: format!(
+                    "rate limited: more than {per_second} write(s) per second to key {key:?} (HTTP 429)"
+                )
+                .into(),
+            });
+        }
+        times.push_back(now);
+        Ok(())
     }
 }

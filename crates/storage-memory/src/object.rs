@@ -11,7 +11,7 @@ use glinto_storage::{
     ObjectMeta, ObjectStore, PutMode, Result,
 };
 
-use crate::{decode_cursor, encode_cursor, lock};
+use crate::{WriteRate, decode_cursor, encode_cursor, lock};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -30,6 +30,7 @@ pub struct MemoryObjects {
     clock: Arc<dyn Clock>,
     capability: Capability,
     inner: Mutex<Inner>,
+    rate: WriteRate,
 }
 
 impl MemoryObjects {
@@ -44,12 +45,14 @@ impl MemoryObjects {
 
     /// A store enforcing `capability`'s limits; `conditional_writes: false`
     /// refuses `Create`/`IfMatch`, `list_delimiter: false` refuses
-    /// delimiters.
+    /// delimiters, and `max_writes_per_key_per_second` is enforced by the
+    /// clock (puts beyond it are `Transient`, like R2's HTTP 429).
     pub fn with_capability(clock: Arc<dyn Clock>, capability: Capability) -> Self {
         MemoryObjects {
             clock,
             capability,
             inner: Mutex::new(Inner::default()),
+            rate: WriteRate::default(),
         }
     }
 
@@ -84,6 +87,7 @@ impl ObjectStore for MemoryObjects {
         if !cap.conditional_writes && mode != PutMode::Overwrite {
             return Err(cap.not_supported("conditional put"));
         }
+        self.rate.admit(cap, key, self.clock.now())?;
         let mut inner = lock(&self.inner);
         let current = inner.objects.get(key).map(|(meta, _)| &meta.etag);
         match (&mode, current) {

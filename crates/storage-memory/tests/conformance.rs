@@ -47,6 +47,20 @@ fn memory_kv() {
     );
 }
 
+/// The production presets, per-key write rate and KV's missing
+/// read-after-write included: the suite paces rewrites and waits out
+/// propagation on the manual clock.
+#[test]
+fn memory_stores_with_the_production_presets() {
+    let (_, clock, h) = setup();
+    let kv = || MemoryKv::with_capability(Arc::clone(&clock), Capability::workers_kv());
+    check(&block_on(run_kv_all_ways(kv, &h)), &[]);
+    let mut r2 = Capability::r2();
+    r2.max_value_bytes = 1024 * 1024;
+    let objects = || MemoryObjects::with_capability(Arc::clone(&clock), r2);
+    check(&block_on(run_object_all_ways(objects, &h)), &[]);
+}
+
 #[test]
 fn memory_kv_without_ttl_or_metadata() {
     let (_, clock, h) = setup();

@@ -443,3 +443,27 @@ fn write_behind_lists_fill_the_limit_past_uncommitted_deletes() {
     assert_eq!(list(StateListOptions::default().reverse().limit(2)), "d c");
     assert_eq!(list(StateListOptions::default().start_after("b")), "c d");
 }
+
+#[test]
+fn production_presets_enforce_the_per_key_write_rate() {
+    let (manual, clock) = clock();
+    let kv =
+        MemoryKv::with_capability(Arc::clone(&clock), glinto_storage::Capability::workers_kv());
+    let put = |key: &str| outcome(block_on(kv.put(key, Bytes::new(), KvPutOptions::new())));
+    let delete = |key: &str| outcome(block_on(kv.delete(key)));
+    assert_eq!([put("a"), put("a"), put("b"), delete("a")].concat(), ".T.T");
+    manual.advance(Duration::from_millis(999));
+    assert_eq!(put("a"), "T", "999 ms later: still inside the second");
+    manual.advance(Duration::from_millis(1));
+    assert_eq!([put("a"), put("b"), put("a")].concat(), "..T");
+    // The default memory store does not limit.
+    let relaxed = MemoryKv::new(clock);
+    let put = |key: &str| {
+        outcome(block_on(relaxed.put(
+            key,
+            Bytes::new(),
+            KvPutOptions::new(),
+        )))
+    };
+    assert_eq!([put("a"), put("a")].concat(), "..");
+}

@@ -34,8 +34,12 @@ pub(super) async fn run(store: &dyn ObjectStore, h: &Harness, report: &mut Repor
 
 /// Deletes every object under `prefix`, so the suite can rerun on a store
 /// that kept a previous run's objects.
-async fn clear(store: &dyn ObjectStore, prefix: &str) -> Step {
+async fn clear(store: &dyn ObjectStore, h: &Harness, prefix: &str) -> Step {
     let leftovers = list_all(store, ObjectListOptions::prefix(prefix)).await?;
+    if !leftovers.objects.is_empty() {
+        // The earlier run may have written them less than a second ago.
+        h.pace(&store.capability()).await?;
+    }
     for object in &leftovers.objects {
         store
             .delete(&object.key)
@@ -73,7 +77,7 @@ async fn list_all(store: &dyn ObjectStore, options: ObjectListOptions) -> Step<O
 pub async fn object_put_get_head(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_put_get_head")).await?;
+            clear(store, h, &h.prefix("object_put_get_head")).await?;
             put_get_head(store, h).await
         }
         .await,
@@ -81,6 +85,7 @@ pub async fn object_put_get_head(store: &dyn ObjectStore, h: &Harness) -> Outcom
 }
 
 async fn put_get_head(store: &dyn ObjectStore, h: &Harness) -> Step {
+    let cap = store.capability();
     let key = format!("{}o", h.prefix("object_put_get_head"));
     ensure!(
         store.get(&key, None).await.ctx("get absent")?.is_none(),
@@ -116,6 +121,7 @@ async fn put_get_head(store: &dyn ObjectStore, h: &Harness) -> Step {
             .is_some_and(|o| o.body == "hello" && o.meta == meta && o.range == (0..5)),
         "get must return the whole body with put's metadata: {object:?}"
     );
+    h.pace(&cap).await?;
     let second = store
         .put(&key, Bytes::from_static(b"world!"), PutMode::Overwrite)
         .await
@@ -147,7 +153,7 @@ async fn put_get_head(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_put_modes(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_put_modes")).await?;
+            clear(store, h, &h.prefix("object_put_modes")).await?;
             put_modes(store, h).await
         }
         .await,
@@ -172,6 +178,7 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
         .put(&key, Bytes::from_static(b"v1"), PutMode::Create)
         .await
         .ctx("Create over nothing")?;
+    h.pace(&cap).await?;
     expect_err(
         store
             .put(&key, Bytes::from_static(b"v1-again"), PutMode::Create)
@@ -179,6 +186,7 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
         "Create over an existing object",
         Expected::AlreadyExists,
     )?;
+    h.pace(&cap).await?;
     let v2 = store
         .put(
             &key,
@@ -187,6 +195,7 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
         )
         .await
         .ctx("IfMatch with the current etag")?;
+    h.pace(&cap).await?;
     expect_err(
         store
             .put(
@@ -222,7 +231,9 @@ async fn put_modes(store: &dyn ObjectStore, h: &Harness) -> Step {
             .is_none(),
         "a refused IfMatch must not create the object"
     );
+    h.pace(&cap).await?;
     store.delete(&key).await.ctx("delete")?;
+    h.pace(&cap).await?;
     store
         .put(&key, Bytes::from_static(b"v4"), PutMode::Create)
         .await
@@ -239,11 +250,12 @@ async fn required_body(store: &dyn ObjectStore, key: &str) -> Step<Bytes> {
 }
 
 /// Of many concurrent `Create`s of one key exactly one wins, the others get
-/// `AlreadyExists`, and the stored body is the winner's.
+/// `AlreadyExists` (or, on a store with a per-key write rate limit,
+/// `Transient`), and the stored body is the winner's.
 pub async fn object_create_race(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_create_race")).await?;
+            clear(store, h, &h.prefix("object_create_race")).await?;
             create_race(store, h).await
         }
         .await,
@@ -251,9 +263,12 @@ pub async fn object_create_race(store: &dyn ObjectStore, h: &Harness) -> Outcome
 }
 
 async fn create_race(store: &dyn ObjectStore, h: &Harness) -> Step {
-    if !store.capability().conditional_writes {
+    let cap = store.capability();
+    if !cap.conditional_writes {
         return Err(Stop::Skip("the store has no conditional writes".into()));
     }
+    // A store with a per-key write rate may answer losers with a 429.
+    let rate_limited = cap.max_writes_per_key_per_second.is_some();
     let key = format!("{}o", h.prefix("object_create_race"));
     let attempts = (0..h.race_width)
         .map(|i| store.put(&key, Bytes::from(format!("writer {i}")), PutMode::Create));
@@ -263,6 +278,7 @@ async fn create_race(store: &dyn ObjectStore, h: &Harness) -> Step {
         match result {
             Ok(_) => winners.push(i),
             Err(Error::AlreadyExists { .. }) => {}
+            Err(Error::Transient { .. }) if rate_limited => {}
             Err(e) => {
                 return Err(super::fail(format!(
                     "racing Create {i}: unexpected error {e}"
@@ -284,11 +300,12 @@ async fn create_race(store: &dyn ObjectStore, h: &Harness) -> Step {
 }
 
 /// Of many concurrent `IfMatch` writes with the same etag exactly one wins;
-/// the others get `PreconditionFailed`.
+/// the others get `PreconditionFailed` (or, on a store with a per-key write
+/// rate limit, `Transient`).
 pub async fn object_if_match_race(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_if_match_race")).await?;
+            clear(store, h, &h.prefix("object_if_match_race")).await?;
             if_match_race(store, h).await
         }
         .await,
@@ -296,14 +313,18 @@ pub async fn object_if_match_race(store: &dyn ObjectStore, h: &Harness) -> Outco
 }
 
 async fn if_match_race(store: &dyn ObjectStore, h: &Harness) -> Step {
-    if !store.capability().conditional_writes {
+    let cap = store.capability();
+    if !cap.conditional_writes {
         return Err(Stop::Skip("the store has no conditional writes".into()));
     }
+    // A store with a per-key write rate may answer losers with a 429.
+    let rate_limited = cap.max_writes_per_key_per_second.is_some();
     let key = format!("{}o", h.prefix("object_if_match_race"));
     let base = store
         .put(&key, Bytes::from_static(b"base"), PutMode::Overwrite)
         .await
         .ctx("put base")?;
+    h.pace(&cap).await?;
     let attempts = (0..h.race_width).map(|i| {
         store.put(
             &key,
@@ -317,6 +338,7 @@ async fn if_match_race(store: &dyn ObjectStore, h: &Harness) -> Step {
         match result {
             Ok(_) => winners.push(i),
             Err(Error::PreconditionFailed { .. }) => {}
+            Err(Error::Transient { .. }) if rate_limited => {}
             Err(e) => {
                 return Err(super::fail(format!(
                     "racing IfMatch {i}: unexpected error {e}"
@@ -337,7 +359,7 @@ async fn if_match_race(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_ranged_get(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_ranged_get")).await?;
+            clear(store, h, &h.prefix("object_ranged_get")).await?;
             ranged_get(store, h).await
         }
         .await,
@@ -411,7 +433,7 @@ async fn ranged_get(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_list_paging(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_list_paging")).await?;
+            clear(store, h, &h.prefix("object_list_paging")).await?;
             list_paging(store, h).await
         }
         .await,
@@ -457,7 +479,7 @@ async fn list_paging(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_list_delimiter(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_list_delimiter")).await?;
+            clear(store, h, &h.prefix("object_list_delimiter")).await?;
             list_delimiter(store, h).await
         }
         .await,
@@ -517,7 +539,7 @@ async fn list_delimiter(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_list_arguments(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_list_arguments")).await?;
+            clear(store, h, &h.prefix("object_list_arguments")).await?;
             list_arguments(store, h).await
         }
         .await,
@@ -562,7 +584,7 @@ async fn list_arguments(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_delete_is_idempotent(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_delete_is_idempotent")).await?;
+            clear(store, h, &h.prefix("object_delete_is_idempotent")).await?;
             delete_is_idempotent(store, h).await
         }
         .await,
@@ -570,13 +592,16 @@ pub async fn object_delete_is_idempotent(store: &dyn ObjectStore, h: &Harness) -
 }
 
 async fn delete_is_idempotent(store: &dyn ObjectStore, h: &Harness) -> Step {
+    let cap = store.capability();
     let p = h.prefix("object_delete_is_idempotent");
     let key = format!("{p}o");
     store.delete(&key).await.ctx("delete absent")?;
+    h.pace(&cap).await?;
     store
         .put(&key, Bytes::from_static(b"x"), PutMode::Overwrite)
         .await
         .ctx("put")?;
+    h.pace(&cap).await?;
     store.delete(&key).await.ctx("delete")?;
     ensure!(
         store.get(&key, None).await.ctx("get")?.is_none()
@@ -601,7 +626,7 @@ async fn delete_is_idempotent(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_size_limits(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_size_limits")).await?;
+            clear(store, h, &h.prefix("object_size_limits")).await?;
             size_limits(store, h).await
         }
         .await,
@@ -671,7 +696,7 @@ async fn size_limits(store: &dyn ObjectStore, h: &Harness) -> Step {
 pub async fn object_odd_keys(store: &dyn ObjectStore, h: &Harness) -> Outcome {
     finish(
         async {
-            clear(store, &h.prefix("object_odd_keys")).await?;
+            clear(store, h, &h.prefix("object_odd_keys")).await?;
             odd_keys(store, h).await
         }
         .await,
@@ -710,6 +735,7 @@ async fn odd_keys(store: &dyn ObjectStore, h: &Harness) -> Step {
         names == expected,
         "odd keys must list unchanged in byte order: got {names:?}"
     );
+    h.pace(&store.capability()).await?;
     for key in &keys {
         store.delete(key).await.ctx("delete an odd key")?;
     }
