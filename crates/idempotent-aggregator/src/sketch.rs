@@ -354,7 +354,9 @@ impl UniqueSketch {
             Repr::Sparse { sorted, pending } => {
                 let mut pending = pending.clone();
                 pending.sort_unstable();
-                let merged = merge_codes(sorted, &pending);
+                let mut merged = Vec::with_capacity(sorted.len() + pending.len());
+                merged.extend_from_slice(sorted);
+                merge_into(&mut merged, &pending);
                 if merged.len() > sparse_limit(self.precision) {
                     View::Dense(Cow::Owned(to_dense(&merged, self.precision).into_vec()))
                 } else {
@@ -452,7 +454,7 @@ impl Lattice for UniqueSketch {
                     apply_codes(ours, their_pending, p);
                 }
                 Repr::Sparse { sorted, pending } => {
-                    *sorted = merge_codes(sorted, their_sorted);
+                    merge_into(sorted, their_sorted);
                     pending.extend_from_slice(their_pending);
                     if sorted.len() > sparse_limit(p) {
                         self.densify();
@@ -605,36 +607,6 @@ fn merge_into(sorted: &mut Vec<u32>, add: &[u32]) {
     sorted.truncate(kept);
 }
 
-/// Merges canonical sorted codes with sorted (possibly repeating) codes into
-/// canonical form: one code per slot, the largest.
-fn merge_codes(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut out: Vec<u32> = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    loop {
-        let next = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) if x <= y => {
-                i += 1;
-                x
-            }
-            (Some(_), Some(&y)) | (None, Some(&y)) => {
-                j += 1;
-                y
-            }
-            (Some(&x), None) => {
-                i += 1;
-                x
-            }
-            (None, None) => break,
-        };
-        match out.last_mut() {
-            // Codes arrive in order, so the later code of a slot is larger.
-            Some(last) if code_slot(*last) == code_slot(next) => *last = next,
-            _ => out.push(next),
-        }
-    }
-    out
-}
-
 /// Serializes as the bytes of [`UniqueSketch::encode`], so a sketch embedded
 /// in a postcard (or any serde) record keeps its compact, versioned layout.
 impl serde::Serialize for UniqueSketch {
@@ -695,9 +667,7 @@ mod tests {
         fn check(sorted: &[(u32, u32)], add: &[(u32, u32)], expected: &[(u32, u32)]) {
             let mut in_place = codes(sorted);
             merge_into(&mut in_place, &codes(add));
-            assert_eq!(in_place, codes(expected), "merge_into {sorted:?} {add:?}");
-            let merged = merge_codes(&codes(sorted), &codes(add));
-            assert_eq!(merged, codes(expected), "merge_codes {sorted:?} {add:?}");
+            assert_eq!(in_place, codes(expected), "{sorted:?} {add:?}");
         }
         check(&[], &[], &[]);
         check(&[], &[(5, 0), (5, 0), (9, 0)], &[(5, 0), (9, 0)]);
