@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Context, Expected, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
+    Context, Expected, Harness, Outcome, Report, Step, Stop, ensure, expect_err, finish,
     key_of_len, run_tests, strictly_ascending,
 };
 use crate::{KvEntry, KvListOptions, KvPutOptions, KvStore, Limit};
@@ -594,7 +594,7 @@ pub async fn kv_odd_keys(store: &dyn KvStore, h: &Harness) -> Outcome {
 async fn odd_keys(store: &dyn KvStore, h: &Harness) -> Step {
     let cap = store.capability();
     let p = h.prefix("kv_odd_keys");
-    let keys: BTreeSet<String> = ODD_KEYS.iter().map(|k| format!("{p}{k}")).collect();
+    let keys: BTreeSet<String> = h.odd_keys.iter().map(|k| format!("{p}{k}")).collect();
     for key in &keys {
         store
             .put(

@@ -246,6 +246,7 @@ pub struct Harness {
     race_width: usize,
     max_alloc_bytes: u64,
     settle_delay: Duration,
+    odd_keys: Vec<String>,
 }
 
 impl Harness {
@@ -263,6 +264,7 @@ impl Harness {
             race_width: 16,
             max_alloc_bytes: 32 * 1024 * 1024,
             settle_delay: Duration::from_secs(61),
+            odd_keys: ODD_KEYS.iter().map(|k| (*k).to_owned()).collect(),
         }
     }
 
@@ -295,6 +297,14 @@ impl Harness {
     /// waits before reading it back (default 61 s, KV's propagation bound).
     pub fn settle_delay(mut self, delay: Duration) -> Self {
         self.settle_delay = delay;
+        self
+    }
+
+    /// The key suffixes of the odd-keys tests (default [`ODD_KEYS`]); a
+    /// backend that documents a narrower key alphabet (e.g. no control
+    /// characters) passes its own list and says so.
+    pub fn odd_keys(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.odd_keys = keys.into_iter().map(Into::into).collect();
         self
     }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 
 use super::{
-    Context, Expected, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
+    Context, Expected, Harness, Outcome, Report, Step, Stop, ensure, expect_err, finish,
     key_of_len, run_tests, strictly_ascending,
 };
 use crate::{Error, GetRange, Limit, ObjectListOptions, ObjectListPage, ObjectStore, PutMode};
@@ -705,7 +705,7 @@ pub async fn object_odd_keys(store: &dyn ObjectStore, h: &Harness) -> Outcome {
 
 async fn odd_keys(store: &dyn ObjectStore, h: &Harness) -> Step {
     let p = h.prefix("object_odd_keys");
-    let keys: BTreeSet<String> = ODD_KEYS.iter().map(|k| format!("{p}{k}")).collect();
+    let keys: BTreeSet<String> = h.odd_keys.iter().map(|k| format!("{p}{k}")).collect();
     for key in &keys {
         let meta = store
             .put(

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 
 use super::{
-    Context, Expected, Harness, ODD_KEYS, Outcome, Report, Step, Stop, ensure, expect_err, finish,
+    Context, Expected, Harness, Outcome, Report, Step, Stop, ensure, expect_err, finish,
     key_of_len, run_tests, strictly_ascending,
 };
 use crate::{Limit, StateListOptions, StateStore, StateStoreExt, Timestamp, WriteBatch, WriteOp};
@@ -642,7 +642,8 @@ pub async fn state_odd_keys(store: &dyn StateStore, h: &Harness) -> Outcome {
 
 async fn odd_keys(store: &dyn StateStore, h: &Harness) -> Step {
     let p = h.prefix("state_odd_keys");
-    let entries: BTreeMap<String, Bytes> = ODD_KEYS
+    let entries: BTreeMap<String, Bytes> = h
+        .odd_keys
         .iter()
         .map(|k| {
             let key = format!("{p}{k}");
