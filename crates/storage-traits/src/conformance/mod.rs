@@ -40,8 +40,10 @@
 //! Every key the suite writes starts with [`Harness::namespace`] followed by
 //! the test's name, so the suite can run against a store that holds other
 //! data (a real Workers KV namespace) and tests do not see each other's keys.
-//! The one exception is the Durable Object alarm, which is per store: the
-//! alarm test clears and finally clears again the store's alarm.
+//! Each test first deletes whatever its own prefix still holds from an
+//! earlier run, so the suite reruns on persistent stores. The one exception
+//! is the Durable Object alarm, which is per store: the alarm test clears the
+//! store's alarm before and after.
 //!
 //! # Time
 //!
