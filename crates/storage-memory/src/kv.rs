@@ -1,6 +1,6 @@
 //! [`MemoryKv`]: an in-memory [`KvStore`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
@@ -32,13 +32,59 @@ impl Slot {
 /// write), so its capability says `read_after_write: true`; wrap it in
 /// [`crate::PropagatingKv`] to test code against KV's propagation delay.
 /// Expired entries disappear by the [`Clock`] it is given; they are purged
-/// lazily when a write touches the store.
+/// lazily when a write touches the store, through an index ordered by
+/// deadline, so a put costs O(log n) plus the entries it purges.
 #[derive(Debug)]
 pub struct MemoryKv {
     clock: Arc<dyn Clock>,
     capability: Capability,
-    map: Mutex<BTreeMap<String, Slot>>,
+    map: Mutex<Entries>,
     rate: WriteRate,
+}
+
+/// The entries and their expiry index, under one lock.
+#[derive(Debug, Default)]
+struct Entries {
+    slots: BTreeMap<String, Slot>,
+    /// `(deadline, key)` of every slot that has one.
+    deadlines: BTreeSet<(Timestamp, String)>,
+}
+
+impl Entries {
+    /// Drops every entry whose deadline has passed.
+    fn purge(&mut self, now: Timestamp) {
+        while let Some(first) = self.deadlines.first() {
+            if first.0 > now {
+                break;
+            }
+            if let Some((deadline, key)) = self.deadlines.pop_first() {
+                if self.slots.get(&key).and_then(|s| s.expires) == Some(deadline) {
+                    self.slots.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, key: &str, slot: Slot) {
+        if let Some(deadline) = slot.expires {
+            self.deadlines.insert((deadline, key.to_owned()));
+        }
+        if let Some(old) = self.slots.insert(key.to_owned(), slot) {
+            self.forget_deadline(key, old.expires);
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.slots.remove(key) {
+            self.forget_deadline(key, old.expires);
+        }
+    }
+
+    fn forget_deadline(&mut self, key: &str, deadline: Option<Timestamp>) {
+        if let Some(deadline) = deadline {
+            self.deadlines.remove(&(deadline, key.to_owned()));
+        }
+    }
 }
 
 impl MemoryKv {
@@ -62,7 +108,7 @@ impl MemoryKv {
         MemoryKv {
             clock,
             capability,
-            map: Mutex::new(BTreeMap::new()),
+            map: Mutex::new(Entries::default()),
             rate: WriteRate::default(),
         }
     }
@@ -70,7 +116,11 @@ impl MemoryKv {
     /// The number of live entries.
     pub fn len(&self) -> usize {
         let now = self.clock.now();
-        lock(&self.map).values().filter(|s| s.live(now)).count()
+        lock(&self.map)
+            .slots
+            .values()
+            .filter(|s| s.live(now))
+            .count()
     }
 
     /// Whether there are no live entries.
@@ -111,6 +161,7 @@ impl KvStore for MemoryKv {
         self.capability.check_key(key)?;
         let now = self.clock.now();
         Ok(lock(&self.map)
+            .slots
             .get(key)
             .filter(|slot| slot.live(now))
             .map(|slot| KvEntry {
@@ -130,9 +181,9 @@ impl KvStore for MemoryKv {
         let expires = self.deadline(&options, now)?;
         self.rate.admit(cap, key, now)?;
         let mut map = lock(&self.map);
-        map.retain(|_, slot| slot.live(now));
+        map.purge(now);
         map.insert(
-            key.to_owned(),
+            key,
             Slot {
                 value,
                 metadata: options.metadata,
@@ -165,6 +216,7 @@ impl KvStore for MemoryKv {
         let now = self.clock.now();
         let map = lock(&self.map);
         let mut matching = map
+            .slots
             .range::<String, _>((start, Bound::Unbounded))
             .take_while(|(key, _)| key.starts_with(options.prefix.as_str()))
             .filter(|(_, slot)| slot.live(now));
