@@ -57,10 +57,10 @@ impl Entries {
             if first.0 > now {
                 break;
             }
-            if let Some((deadline, key)) = self.deadlines.pop_first() {
-                if self.slots.get(&key).and_then(|s| s.expires) == Some(deadline) {
-                    self.slots.remove(&key);
-                }
+            if let Some((deadline, key)) = self.deadlines.pop_first()
+                && self.slots.get(&key).and_then(|s| s.expires) == Some(deadline)
+            {
+                self.slots.remove(&key);
             }
         }
     }
