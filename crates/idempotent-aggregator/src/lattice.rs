@@ -14,7 +14,7 @@
 //! same hash scheme), and the place that receives untrusted or foreign values
 //! validates once. [`LatticeExt::try_merge`] does both.
 //!
-//! With the `testing` feature, [`testing::check_lattice_laws`] is the one
+//! With the `testing` feature, `lattice::testing::check_lattice_laws` is the one
 //! property-test helper that proves the laws for any implementation.
 
 use crate::Result;
