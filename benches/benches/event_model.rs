@@ -192,6 +192,35 @@ fn ingest_with<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
     group.finish();
 }
 
+/// `event` in the benchmark stream's format (`../shared/bench/README.md`).
+fn bench_line(event: &Event) -> String {
+    format!(
+        concat!(
+            r#"{{"event_id":{},"timestamp":{},"domain":"{}","name":"{}","pathname":"{}","#,
+            r#""referrer_source":"{}","utm_source":"{}","utm_medium":"{}","utm_campaign":"{}","#,
+            r#""country_code":"{}","browser":"{}","os":"{}","device":"{}","screen_width":"{}","#,
+            r#""visitor_id":{},"session_id":{}}}"#,
+            "\n"
+        ),
+        event.event_id,
+        event.timestamp_ms,
+        event.site,
+        event.name,
+        event.pathname,
+        event.source,
+        event.utm_source,
+        event.utm_medium,
+        event.utm_campaign,
+        event.country_code,
+        event.browser,
+        event.os,
+        event.device.as_str(),
+        event.screen,
+        event.visitor_id,
+        event.session_id.unwrap_or(0),
+    )
+}
+
 fn encodings_cpu(c: &mut Criterion<ThreadCpuTime>) {
     encodings_with(c, "cpu/");
 }
@@ -223,6 +252,16 @@ fn encodings_with<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     group.bench_function("parse_line", |b| {
         b.iter(|| {
             lines
+                .lines()
+                .filter(|l| ndjson::parse_line(l).is_ok())
+                .count()
+        });
+    });
+    // The benchmark stream's lines: its 16 keys only, so the channel is derived.
+    let bench_lines: String = events.iter().map(bench_line).collect();
+    group.bench_function("parse_bench_line", |b| {
+        b.iter(|| {
+            bench_lines
                 .lines()
                 .filter(|l| ndjson::parse_line(l).is_ok())
                 .count()
