@@ -31,7 +31,9 @@
 //! numbers and booleans become strings, blank keys are dropped; of the rest
 //! the first [`MAX_PROPS`] in key order are kept (a repeated key keeps its
 //! last value); a kept key longer than [`MAX_PROP_KEY_BYTES`] or value longer
-//! than [`MAX_PROP_VALUE_BYTES`] rejects the request.
+//! than [`MAX_PROP_VALUE_BYTES`] rejects the request. Only the first 120
+//! entries of a props object are looked at, which bounds the work a hostile
+//! body can cause.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -44,10 +46,11 @@ use crate::Revenue;
 use crate::error::{Error, Result};
 use crate::ndjson::OptU64;
 
-/// Default ceiling for a request body or pixel query string, in bytes.
-/// Plausible's largest legal body (30 props of 300 + 2000 bytes) is about 70 KB;
-/// real bodies are a few hundred bytes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default ceiling for a request body or pixel query string, in bytes:
+/// room for Plausible's largest legal body (30 props of 300 + 2000 bytes,
+/// about 70 KB, plus a 2000-byte URL and referrer); real bodies are a few
+/// hundred bytes.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
 /// Longest event name, in characters (Plausible: 120).
 pub const MAX_NAME_CHARS: usize = 120;
 /// Longest page URL, in bytes (Plausible: 2000).

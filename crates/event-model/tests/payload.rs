@@ -127,6 +127,18 @@ fn props_follow_plausible() {
         &body(&format!(r#","p":{{"x":"y"{many}}}"#)),
         with(|p| p.props = kept),
     );
+    // Plausible's largest legal props fit under the default body ceiling.
+    let largest: Vec<(String, String)> = (0..MAX_PROPS)
+        .map(|i| (format!("{i:02}{}", "k".repeat(298)), "v".repeat(2000)))
+        .collect();
+    let json: String = largest
+        .iter()
+        .map(|(k, v)| format!(r#","{k}":"{v}""#))
+        .collect();
+    check(
+        &body(&format!(r#","p":{{"x":"y"{json}}}"#)).replacen(r#""x":"y","#, "", 1),
+        with(|p| p.props = largest.clone()),
+    );
     let long_key = "k".repeat(301);
     check(
         &body(&format!(r#","p":{{"{long_key}":"v"}}"#)),
