@@ -107,14 +107,27 @@ fn run() -> Result<(), String> {
         lines += 1;
     }
     let t = Instant::now();
-    let cells: usize = writers.values().map(|w| w.stats().cells).sum();
     let rollups: BTreeMap<String, SiteRollup> = writers
         .into_iter()
         .map(|(s, w)| (s, w.into_rollup()))
         .collect();
     let flush = t.elapsed();
     let load = start.elapsed();
+    let cells: usize = rollups.values().map(SiteRollup::cell_count).sum();
     let load_cpu = cpu_seconds() - cpu_start;
+
+    let mut per_dim = [0usize; glinto_aggregator::rollup::DIMENSIONS];
+    for r in rollups.values() {
+        for (_, dim, _, _) in r.cells() {
+            per_dim[usize::from(dim.tag())] += 1;
+        }
+    }
+    let per_dim: Vec<String> = Dimension::ALL
+        .iter()
+        .zip(per_dim)
+        .filter(|(_, n)| *n > 0)
+        .map(|(d, n)| format!("{} {n}", d.as_str()))
+        .collect();
 
     let t = Instant::now();
     let encoded: Vec<Vec<u8>> = rollups.values().map(SiteRollup::encode).collect();
@@ -162,6 +175,7 @@ fn run() -> Result<(), String> {
     let per_m = bytes as f64 / (lines as f64 / 1e6);
     let secs = |d: Duration| d.as_secs_f64();
     println!("events: {lines} lines, {duplicates} duplicates, {too_late} too late; {cells} cells");
+    println!("cells by dimension: {}", per_dim.join(", "));
     println!(
         "load: {:.2} M events/s end to end ({:.1} s: parse {:.1} s, apply {:.1} s, final flush {:.1} s); apply alone {:.0} ns/event ({:.2} M events/s)",
         lines as f64 / secs(load) / 1e6,
