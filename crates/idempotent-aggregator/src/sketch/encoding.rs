@@ -258,7 +258,7 @@ fn decode_dense(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
 
     let shift = u32::from(precision);
     let mask = (1u32 << shift) - 1;
-    let (heads, mut stream) = reader
+    let (heads, stream) = reader
         .rest()
         .split_first_chunk::<8>()
         .ok_or(Error::Truncated {
@@ -274,33 +274,47 @@ fn decode_dense(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
             return Err(reader.malformed("rANS states", "outside [2^23, 2^31)"));
         }
     }
+    // Per symbol: (frequency, cumulative), one load in the hot loop.
+    let mut table = [(0u32, 0u32); 64];
+    for ((entry, &count), &start) in table.iter_mut().zip(&counts).zip(&cumulative) {
+        *entry = (count, start);
+    }
     let mut registers = vec![0u8; m].into_boxed_slice();
-    let mut seen = [0u32; 64];
+    // One histogram per state, so equal neighbours do not serialise on one
+    // counter.
+    let mut seen = [[0u32; 64]; 2];
+    let mut position = 0usize;
     for pair in registers.chunks_exact_mut(2) {
-        for (register, state) in pair.iter_mut().zip(states.iter_mut()) {
+        for ((register, state), seen) in pair.iter_mut().zip(states.iter_mut()).zip(seen.iter_mut())
+        {
             let slot = *state & mask;
             let symbol = symbols.get(slot as usize).copied().unwrap_or(0);
             let s = usize::from(symbol) & 63;
-            *state = counts[s] * (*state >> shift) + slot - cumulative[s];
+            let (frequency, start) = table[s];
+            *state = frequency * (*state >> shift) + slot - start;
             while *state < RANS_L {
-                let (&byte, tail) = stream.split_first().ok_or(Error::Truncated {
+                let byte = stream.get(position).copied().ok_or(Error::Truncated {
                     kind: KIND,
                     field: "rANS stream",
                 })?;
-                stream = tail;
+                position += 1;
                 *state = (*state << 8) | u32::from(byte);
             }
             seen[s] += 1;
             *register = symbol;
         }
     }
-    if !stream.is_empty() {
+    if position != stream.len() {
         return Err(Error::TrailingBytes {
             kind: KIND,
-            count: stream.len(),
+            count: stream.len() - position,
         });
     }
-    if states != [RANS_L; 2] || seen != counts {
+    let mut decoded = [0u32; 64];
+    for (total, (a, b)) in decoded.iter_mut().zip(seen[0].iter().zip(&seen[1])) {
+        *total = a + b;
+    }
+    if states != [RANS_L; 2] || decoded != counts {
         return Err(reader.malformed("rANS stream", "does not end in the initial states"));
     }
     Ok(Repr::Dense(registers))
