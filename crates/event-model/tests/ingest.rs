@@ -311,6 +311,35 @@ fn context_rejections() {
 }
 
 #[test]
+fn visits_continue_across_a_salt_rotation() {
+    let mut ingestor = ingestor();
+    let body = body("https://example.com/", "");
+    let before = ingestor
+        .ingest_body(body.as_bytes(), &ctx())
+        .unwrap_or_default();
+    let tomorrow = NOW + 86_400_000;
+    assert!(ingestor.salts().needs_rotation(tomorrow));
+    let next = ingestor.salts().epoch().next();
+    assert_eq!(
+        ingestor.salts_mut().rotate(next, Salt::from_bytes([8; 16])),
+        Ok(())
+    );
+    let ctx = RequestContext {
+        received_at_ms: tomorrow,
+        ..ctx()
+    };
+    let after = ingestor
+        .ingest_body(body.as_bytes(), &ctx)
+        .unwrap_or_default();
+    let old_id = before.first().map(|e| e.visitor_id);
+    let new = after.first().map(|e| (e.visitor_id, e.previous_visitor_id));
+    assert!(old_id.is_some(), "{before:?}");
+    // A new id under the new salt, and yesterday's id alongside it.
+    assert_ne!(new.map(|(id, _)| id), old_id);
+    assert_eq!(new.and_then(|(_, previous)| previous), old_id);
+}
+
+#[test]
 fn pixel_matches_body() {
     let mut ingestor = ingestor();
     let from_body = ingestor.ingest_body(
