@@ -78,7 +78,11 @@ fn site_day(events: &[Event], replica: u64) -> SiteRollup {
     let day0 = events.first().map_or(0, |e| e.timestamp_ms / 86_400_000);
     let day: Vec<&Event> = events
         .iter()
-        .filter(|e| e.site == SITE && e.timestamp_ms / 86_400_000 == day0 + 1 && e.visitor_id % 2 == replica % 2)
+        .filter(|e| {
+            e.site == SITE
+                && e.timestamp_ms / 86_400_000 == day0 + 1
+                && e.visitor_id % 2 == replica % 2
+        })
         .collect();
     writer_of(day, replica).into_rollup()
 }
@@ -89,14 +93,20 @@ fn merge_and_codec(c: &mut Criterion, events: &[Event]) {
     let mut g = c.benchmark_group("aggregator/site_day");
     g.throughput(Throughput::Elements(a.cell_count() as u64));
     g.bench_function("merge", |bench| {
-        bench.iter_batched(|| a.clone(), |mut x| {
-            x.merge(&b);
-            x
-        }, BatchSize::LargeInput);
+        bench.iter_batched(
+            || a.clone(),
+            |mut x| {
+                x.merge(&b);
+                x
+            },
+            BatchSize::LargeInput,
+        );
     });
     g.bench_function("encode", |bench| bench.iter(|| black_box(&a).encode()));
     g.throughput(Throughput::Bytes(bytes.len() as u64));
-    g.bench_function("decode", |bench| bench.iter(|| SiteRollup::decode(black_box(&bytes))));
+    g.bench_function("decode", |bench| {
+        bench.iter(|| SiteRollup::decode(black_box(&bytes)))
+    });
     g.finish();
 }
 
@@ -108,7 +118,9 @@ fn thirty_days() -> SiteRollup {
     for hour in 0..720u32 {
         let mut visitors = UniqueSketch::new();
         for _ in 0..2_000 {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             visitors.insert((state >> 33) % 60_000);
         }
         let counts = Counts {
@@ -120,7 +132,8 @@ fn thirty_days() -> SiteRollup {
             tally: Tally::single(ReplicaId(1), counts),
             visitors,
         };
-        r.cell_mut(473_352 + hour, Dimension::Total, "").merge(&cell);
+        r.cell_mut(473_352 + hour, Dimension::Total, "")
+            .merge(&cell);
     }
     r
 }

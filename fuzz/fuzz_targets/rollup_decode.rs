@@ -23,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
         let again = Delta::decode(&delta.encode()).expect("re-encoded deltas decode");
         assert_eq!(again, delta, "round trip");
         let mut store = SiteRollup::new(delta.site());
-        store.apply(&delta).expect("a delta applies to an empty store of its site");
+        store
+            .apply(&delta)
+            .expect("a delta applies to an empty store of its site");
         assert!(store.contains(delta.replica(), delta.seq()));
     }
 });
