@@ -106,31 +106,24 @@ impl Deduplicator {
             return Admission::TooLate;
         }
         let bucket = timestamp_ms / self.bucket_ms;
-        if self.buckets.is_empty() {
+        let kept_end = self.first_bucket + self.buckets.len() as u64;
+        if self.buckets.is_empty() || bucket > kept_end + 4 * BUCKETS_PER_WINDOW {
+            // First event, or a jump far ahead: everything kept falls below
+            // the new floor anyway; restart rather than push empty buckets.
+            self.buckets.clear();
+            self.ids = 0;
             self.first_bucket = bucket;
         }
-        if bucket < self.first_bucket {
-            // Above the floor but below the first bucket kept: grow at the front.
-            for _ in bucket..self.first_bucket {
-                self.buckets.push_front(HashSet::new());
-            }
-            self.first_bucket = bucket;
+        // Above the floor but before the first bucket kept: grow at the front
+        // (at most one window of buckets, since the floor bounds it).
+        while bucket < self.first_bucket {
+            self.buckets.push_front(HashSet::new());
+            self.first_bucket -= 1;
         }
         let index = usize::try_from(bucket - self.first_bucket).unwrap_or(usize::MAX);
-        if index >= self.buckets.len() {
-            if index - self.buckets.len() > 4 * BUCKETS_PER_WINDOW as usize {
-                // A jump far ahead: everything kept falls below the new floor
-                // anyway; restart rather than pushing empty buckets.
-                self.buckets.clear();
-                self.ids = 0;
-                self.first_bucket = bucket;
-            }
-            let index = usize::try_from(bucket - self.first_bucket).unwrap_or(0);
-            while self.buckets.len() <= index {
-                self.buckets.push_back(HashSet::new());
-            }
+        while self.buckets.len() <= index {
+            self.buckets.push_back(HashSet::new());
         }
-        let index = usize::try_from(bucket - self.first_bucket).unwrap_or(0);
         let Some(set) = self.buckets.get_mut(index) else {
             return Admission::TooLate;
         };
