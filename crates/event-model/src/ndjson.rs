@@ -13,6 +13,7 @@
 //!  "session_id":5746558340338689122}
 //! ```
 //!
+//! (`session_id` is `null` for events fresh from a tracker, which have none),
 //! followed by the fields the benchmark format lacks, each written only when it
 //! differs from the value a reader assumes when the key is missing: `channel`
 //! (always written, e.g. `"Organic Search"`), `hostname`, `referrer`,
