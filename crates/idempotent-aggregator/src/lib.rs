@@ -1,5 +1,18 @@
 //! Mergeable analytics aggregates: CRDT counters, HyperLogLog uniques, sessions
 //! and hourly rollups that merge in any order, any number of times.
+//!
+//! Pure: no I/O, no clocks, no async; compiles to `wasm32-unknown-unknown`.
+//! Every aggregate is a join-semilattice ([`Lattice`]): retried Worker
+//! invocations, late and duplicated events and partial aggregates from many
+//! edge locations combine into one answer whatever the order.
+//!
+//! Building blocks:
+//! - [`lattice`]: the contract, and (feature `testing`) the one property test
+//!   of the laws that every mergeable type runs;
+//! - [`counter`]: grow-only and up-down counters keyed by replica id, with the
+//!   one-writer rule and watermark compaction;
+//! - [`sketch`]: [`UniqueSketch`], HyperLogLog++ unique visitors in ~6 KB
+//!   (exact below a thousand), with a compact versioned encoding.
 
 mod bits;
 pub mod counter;
