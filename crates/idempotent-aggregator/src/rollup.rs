@@ -437,7 +437,7 @@ impl SeqSet {
         let Some(&max) = self.extra.last() else {
             return Vec::new();
         };
-        (self.contiguous + 1..max)
+        (self.contiguous.saturating_add(1)..max)
             .filter(|s| !self.extra.contains(s))
             .take(limit)
             .collect()
@@ -446,9 +446,11 @@ impl SeqSet {
     fn normalize(&mut self) {
         let c = self.contiguous;
         self.extra.retain(|&s| s > c);
-        while self.extra.first() == Some(&(self.contiguous + 1)) {
+        while let Some(next) = self.contiguous.checked_add(1)
+            && self.extra.first() == Some(&next)
+        {
             self.extra.pop_first();
-            self.contiguous += 1;
+            self.contiguous = next;
         }
     }
 }

@@ -602,3 +602,18 @@ fn decoding_arbitrary_bytes_never_panics() {
         panic!("{e}");
     }
 }
+
+#[test]
+fn sequence_numbers_saturate_at_the_top() {
+    // Site "a", replica 1 with every sequence number up to u64::MAX seen.
+    let bytes = [
+        0x01, 0x01, b'a', 0x01, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        0x00, 0x00, 0x00,
+    ];
+    let full = SiteRollup::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let mut other = SiteRollup::new("a");
+    other.mark_seen(ReplicaId(1), 5);
+    other.merge(&full);
+    let seqs = &other.seen()[&ReplicaId(1)];
+    assert_eq!((seqs.contiguous(), seqs.missing(3)), (u64::MAX, Vec::new()));
+}
