@@ -116,17 +116,19 @@ fn run() -> Result<(), String> {
     let cells: usize = rollups.values().map(SiteRollup::cell_count).sum();
     let load_cpu = cpu_seconds() - cpu_start;
 
-    let mut per_dim = [0usize; glinto_aggregator::rollup::DIMENSIONS];
+    let mut per_dim = [(0usize, 0usize); glinto_aggregator::rollup::DIMENSIONS];
     for r in rollups.values() {
-        for (_, dim, _, _) in r.cells() {
-            per_dim[usize::from(dim.tag())] += 1;
+        for (_, dim, _, cell) in r.cells() {
+            let entry = &mut per_dim[usize::from(dim.tag())];
+            entry.0 += 1;
+            entry.1 += cell.visitors.encode().len();
         }
     }
     let per_dim: Vec<String> = Dimension::ALL
         .iter()
         .zip(per_dim)
-        .filter(|(_, n)| *n > 0)
-        .map(|(d, n)| format!("{} {n}", d.as_str()))
+        .filter(|(_, (n, _))| *n > 0)
+        .map(|(d, (n, b))| format!("{} {n} ({:.1} MB of sketches)", d.as_str(), b as f64 / 1e6))
         .collect();
 
     let t = Instant::now();

@@ -24,9 +24,9 @@
 //!   its entry page ([`Dimension::EntryPage`]) and exit page
 //!   ([`Dimension::ExitPage`]), and the total. Page, goal and prop cells hold
 //!   no visit counts.
-//! - Empty UTM values, referrer URLs and host names are absent, not values:
-//!   they get no cell ([`Dimension::omits_empty`]). An empty source is direct
-//!   traffic and does get one.
+//! - Empty UTM values, referrer URLs, host names and browser/OS versions are
+//!   absent, not values: they get no cell ([`Dimension::omits_empty`]). An
+//!   empty source is direct traffic and does get one.
 //! - Uniques of entry and exit pages are an upper bound when visits were
 //!   retracted: a sketch cannot forget the visitor of a visit whose entry
 //!   page changed (a late event), while the visit counts are exact.
@@ -161,7 +161,8 @@ impl Dimension {
     }
 
     /// Whether an empty value is *absent* rather than a value, and gets no
-    /// cell: the UTM fields, the referrer URL and the host name. (An empty
+    /// cell: the UTM fields, the referrer URL, the host name and the browser
+    /// and OS versions (absent when the version is unknown). (An empty
     /// [`Dimension::Source`] is direct traffic and is kept.) The "(none)"
     /// row of such a breakdown is the total minus the listed values, for
     /// everything but uniques.
@@ -170,6 +171,8 @@ impl Dimension {
             self,
             Self::Hostname
                 | Self::Referrer
+                | Self::BrowserVersion
+                | Self::OsVersion
                 | Self::UtmSource
                 | Self::UtmMedium
                 | Self::UtmCampaign
