@@ -25,7 +25,8 @@
 //! - `pathname`: the URL's path, percent-decoded when that gives UTF-8, `/`
 //!   when empty; no query; `#fragment` appended only in hash mode.
 //! - `utm_*`: the five `utm_` query parameters of the URL.
-//! - `source`: `utm_source`, else the `source` parameter, else `ref`, else the
+//! - `source`: `utm_source`, else the `source` parameter, else `ref` (each
+//!   through [`referrer::canonical_source`], so `utm_source=google` is `Google`), else the
 //!   referrer's source (a named source such as `Google`, or its host). A
 //!   referrer on the site's own domain is internal: neither source nor referrer.
 //! - `channel`: [`referrer::channel`] over source, UTM and the URL's click id.
@@ -191,11 +192,15 @@ impl Ingestor {
             ReferrerSource::External { source, .. } => (payload.referrer.to_string(), source),
             _ => (String::new(), String::new()),
         };
-        let source = [&page.utm[0], &page.source_param, &page.ref_param]
+        // A tagged source names the source as a marketer typed it: `google`,
+        // `ig`, `news.ycombinator.com` show as the named source, as Plausible does.
+        let source = match [&page.utm[0], &page.source_param, &page.ref_param]
             .into_iter()
             .find(|s| !s.is_empty())
-            .cloned()
-            .unwrap_or(referrer_source);
+        {
+            Some(tagged) => referrer::canonical_source(tagged).into_owned(),
+            None => referrer_source,
+        };
         let channel = referrer::channel(&ChannelInput {
             source: &source,
             utm_medium: &page.utm[1],

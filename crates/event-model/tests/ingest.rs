@@ -207,6 +207,15 @@ fn utm_ref_and_referrer_sources() {
             e.channel = channel(&e.source, "", "", "", "gclid");
         })]),
     );
+    // A tagged source is named as a referrer would be; the UTM field keeps the raw tag.
+    check(
+        &body("https://example.com/?utm_source=google", ""),
+        Ok(vec![expected("example.com", |e| {
+            e.source = "Google".into();
+            e.utm_source = "google".into();
+            e.channel = channel("Google", "", "google", "", "");
+        })]),
+    );
     // The site's own pages are not a source.
     check(
         &body("https://example.com/b", r#","r":"https://example.com/a""#),
