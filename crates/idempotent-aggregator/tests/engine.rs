@@ -617,3 +617,51 @@ fn sequence_numbers_saturate_at_the_top() {
     let seqs = &other.seen()[&ReplicaId(1)];
     assert_eq!((seqs.contiguous(), seqs.missing(3)), (u64::MAX, Vec::new()));
 }
+
+#[test]
+fn days_in_a_site_time_zone_are_unions_of_hours() {
+    // 2024-01-01 22:30Z, 23:30Z and 2024-01-02 00:30Z: one UTC day apart.
+    let events = [
+        event(1, 1, 22 * 60 + 30, "/", "pageview", "DE"),
+        event(2, 2, 23 * 60 + 30, "/", "pageview", "DE"),
+        event(3, 3, 24 * 60 + 30, "/", "pageview", "DE"),
+    ];
+    let r = aggregate(&events, WriterConfig::default());
+    let day = (T0 / 86_400_000) as u32;
+    let pageviews = |ranges: &[HourRange]| -> Vec<u64> {
+        r.series(ranges).iter().map(|s| s.pageviews).collect()
+    };
+    assert_eq!(
+        pageviews(&[HourRange::utc_day(day), HourRange::utc_day(day + 1)]),
+        [2, 1]
+    );
+    // UTC+2: all three fall on January 2nd local time.
+    assert_eq!(
+        pageviews(&[
+            HourRange::local_day(day, 2),
+            HourRange::local_day(day + 1, 2)
+        ]),
+        [0, 3]
+    );
+    // UTC-1: 22:30Z and 23:30Z are January 1st, 00:30Z is still January 1st (23:30 local).
+    assert_eq!(
+        pageviews(&[
+            HourRange::local_day(day, -1),
+            HourRange::local_day(day + 1, -1)
+        ]),
+        [3, 0]
+    );
+}
+
+#[test]
+fn a_visit_continues_across_a_salt_rotation() {
+    let mut before = event(1, 100, 23 * 60 + 50, "/", "pageview", "DE");
+    before.visitor_id = 100;
+    let mut after = event(2, 200, 24 * 60 + 5, "/pricing", "pageview", "DE");
+    after.previous_visitor_id = Some(100);
+    for events in [[before.clone(), after.clone()], [after, before]] {
+        let t = aggregate(&events, WriterConfig::unbounded()).totals(HourRange::all());
+        // One visit, not a bounce; two visitor ids (uniques are per salt epoch).
+        assert_eq!((t.visits, t.bounces, t.visitors), (1, 0, 2));
+    }
+}
