@@ -61,7 +61,7 @@ pub const DEFAULT_PRECISION: u8 = 14;
 /// Bits of the hash prefix kept in sparse mode (HyperLogLog++'s `p'`).
 const SPARSE_PRECISION: u32 = 25;
 /// Sparse inserts are buffered unsorted and merged in batches of this size.
-const PENDING_CAPACITY: usize = 64;
+const PENDING_CAPACITY: usize = 256;
 /// Sparse sets smaller than this insert straight into their sorted list.
 const DIRECT_LIMIT: usize = 32;
 /// Marks the cached estimate as stale (a NaN pattern no estimator returns).

@@ -40,7 +40,7 @@ use crate::dedup::{Admission, Deduplicator};
 use crate::delta::Delta;
 use crate::rollup::{Cell, Counts, Dimension, SiteRollup, Tally, Values, hour_of};
 use crate::session::{Hit, Sessionizer, Sign, Visit};
-use crate::sketch::UniqueSketch;
+use crate::sketch::{HashedVisitor, UniqueSketch};
 use crate::{Error, Result};
 
 /// The dimensions fixed per visitor (the visitor profile), in this order.
@@ -532,12 +532,14 @@ impl SiteWriter {
         let slots = self
             .cells
             .profile_slots(hour, profile, &self.profiles, self.empty);
+        // Hashed once for the seventeen sketches.
+        let hashed = HashedVisitor::new(visitor);
         for slot in slots {
             if let Some(s) = self.cells.touch(slot) {
                 s.counts.pageviews += pv;
                 s.counts.events += 1;
                 if fresh {
-                    s.visitors.insert(visitor);
+                    s.visitors.insert_hashed(hashed);
                 }
             }
         }
