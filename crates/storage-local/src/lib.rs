@@ -21,6 +21,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Platforms
+//!
+//! Native only: it needs a file system, file locks and fsync. On `wasm32` the crate compiles to
+//! nothing (so `cargo check --workspace --target wasm32-unknown-unknown` stays green); a Worker
+//! uses the Workers KV / Durable Object / R2 backend instead.
+//!
 //! # Guarantees
 //!
 //! - **Durability.** Every acknowledged write is one redb write transaction committed with
@@ -62,8 +68,8 @@
 //! are written once more than a file would be (redb's copy-on-write). Why not SQLite: a C
 //! dependency and a second query language, for what is a sorted map. The on-disk layout is in
 //! `docs/storage-local.md`.
-//!
-//! Native only: redb needs a file system, so this crate does not build for wasm32.
+
+#![cfg(not(target_arch = "wasm32"))]
 
 mod cursor;
 mod engine;
