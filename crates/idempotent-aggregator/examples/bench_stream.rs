@@ -131,13 +131,15 @@ fn run() -> Result<(), String> {
         .map(|(d, (n, b))| format!("{} {n} ({:.1} MB of sketches)", d.as_str(), b as f64 / 1e6))
         .collect();
 
+    // Version 1 for comparison, one rollup at a time (memory).
+    let bytes_v1: usize = rollups.values().map(|r| r.encode().len()).sum();
     let t = Instant::now();
-    let encoded: Vec<Vec<u8>> = rollups.values().map(SiteRollup::encode).collect();
+    let encoded: Vec<Vec<u8>> = rollups.values().map(SiteRollup::encode_v2).collect();
     let encode = t.elapsed();
     let bytes: usize = encoded.iter().map(Vec::len).sum();
     let t = Instant::now();
     for (b, r) in encoded.iter().zip(rollups.values()) {
-        let back = SiteRollup::decode(b).map_err(|e| e.to_string())?;
+        let back = SiteRollup::decode_any(b).map_err(|e| e.to_string())?;
         if &back != r {
             return Err("decoded rollup differs".into());
         }
@@ -194,11 +196,13 @@ fn run() -> Result<(), String> {
         lines as f64 / load_cpu / 1e6
     );
     println!(
-        "rollups: {:.1} MB encoded ({:.2} MB per 1M events; encode {:.2} s, decode {:.2} s)",
+        "rollups: {:.1} MB encoded in version 2 ({:.2} MB per 1M events; encode {:.2} s, decode {:.2} s); version 1: {:.1} MB ({:.2} MB per 1M events)",
         bytes as f64 / 1e6,
         per_m / 1e6,
         secs(encode),
-        secs(decode)
+        secs(decode),
+        bytes_v1 as f64 / 1e6,
+        bytes_v1 as f64 / (lines as f64 / 1e6) / 1e6,
     );
     println!();
     println!(

@@ -65,6 +65,8 @@ use crate::lattice::Lattice;
 use crate::sketch::UniqueSketch;
 use crate::{Error, Result};
 
+mod compact;
+
 /// Milliseconds in one hour bucket.
 pub const HOUR_MS: u64 = 3_600_000;
 
@@ -1044,6 +1046,28 @@ pub(crate) fn postcard_error(err: postcard::Error) -> Error {
     }
 }
 
+/// The counts of the fields present in `mask`, read in field order by
+/// `next`, checked: no zero marked present, no more retracted than added.
+fn read_counts(mask: u64, mut next: impl FnMut() -> Result<u64>) -> Result<Counts> {
+    let mut fields = [0u64; 8];
+    for (i, field) in fields.iter_mut().enumerate() {
+        if mask & (1 << i) != 0 {
+            *field = next()?;
+            if *field == 0 {
+                return Err(malformed("tally", "a zero value marked present"));
+            }
+        }
+    }
+    let counts = Counts::from_fields(fields);
+    if counts.visits_retracted > counts.visits_added
+        || counts.bounces_retracted > counts.bounces_added
+        || counts.duration_retracted_ms > counts.duration_added_ms
+    {
+        return Err(malformed("tally", "more retracted than added"));
+    }
+    Ok(counts)
+}
+
 fn decode_tally(flat: &[u64]) -> Result<Tally> {
     let mut entries: Vec<(ReplicaId, Counts)> = Vec::new();
     let mut it = flat.iter().copied();
@@ -1060,25 +1084,12 @@ fn decode_tally(flat: &[u64]) -> Result<Tally> {
                 limit: 0xff,
             });
         }
-        let mut fields = [0u64; 8];
-        for (i, field) in fields.iter_mut().enumerate() {
-            if mask & (1 << i) != 0 {
-                *field = it.next().ok_or(Error::Truncated {
-                    kind: KIND,
-                    field: "tally value",
-                })?;
-                if *field == 0 {
-                    return Err(malformed("tally", "a zero value marked present"));
-                }
-            }
-        }
-        let counts = Counts::from_fields(fields);
-        if counts.visits_retracted > counts.visits_added
-            || counts.bounces_retracted > counts.bounces_added
-            || counts.duration_retracted_ms > counts.duration_added_ms
-        {
-            return Err(malformed("tally", "more retracted than added"));
-        }
+        let counts = read_counts(mask, || {
+            it.next().ok_or(Error::Truncated {
+                kind: KIND,
+                field: "tally value",
+            })
+        })?;
         if entries.last().is_some_and(|(r, _)| r.0 >= replica) {
             return Err(malformed("tally", "replicas not strictly increasing"));
         }

@@ -77,6 +77,40 @@ impl UniqueSketch {
         let mut reader = Reader::new(bytes, KIND);
         reader.version(VERSION, "1")?;
         let header = reader.u8("header")?;
+        // The layouts' decoders read to the end of `bytes`.
+        Self::decode_rest(&mut reader, header)
+    }
+
+    /// The header byte without the dense flag: precision and hash scheme
+    /// (what a container of many sketches may store once).
+    pub(crate) fn params(&self) -> u8 {
+        self.precision | (self.hash.tag() << 6)
+    }
+
+    /// Appends the encoding without its version and header bytes; returns
+    /// whether it is the dense layout.
+    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) -> bool {
+        match self.view() {
+            View::Sparse(codes) => {
+                encode_sparse(&codes, self.precision, out);
+                false
+            }
+            View::Dense(registers) => {
+                encode_dense(&registers, self.precision, out);
+                true
+            }
+        }
+    }
+
+    /// Decodes [`Self::encode_body`]'s bytes (all of `body`) for the header
+    /// `params` ([`Self::params`]) and layout.
+    pub(crate) fn decode_body(body: &[u8], params: u8, dense: bool) -> Result<Self> {
+        let mut reader = Reader::new(body, KIND);
+        let header = params | if dense { DENSE_FLAG } else { 0 };
+        Self::decode_rest(&mut reader, header)
+    }
+
+    fn decode_rest(reader: &mut Reader<'_>, header: u8) -> Result<Self> {
         let precision = header & PRECISION_MASK;
         if !(MIN_PRECISION..=MAX_PRECISION).contains(&precision) {
             return Err(Error::InvalidPrecision {
@@ -89,9 +123,9 @@ impl UniqueSketch {
             .ok_or_else(|| reader.malformed("hash scheme", "unknown hash scheme tag"))?;
         let mut sketch = Self::empty(precision, hash);
         sketch.repr = if header & DENSE_FLAG == 0 {
-            decode_sparse(&mut reader, precision)?
+            decode_sparse(reader, precision)?
         } else {
-            decode_dense(&mut reader, precision)?
+            decode_dense(reader, precision)?
         };
         *sketch.cached.get_mut() = super::STALE;
         Ok(sketch)
