@@ -168,6 +168,9 @@ enum Repr {
     /// Sparse codes (see [`sparse_code`]) `sorted` strictly by slot with at
     /// most [`sparse_limit`] entries, plus unsorted recent inserts.
     Sparse { sorted: Vec<u32>, pending: Vec<u32> },
+    /// Exactly one sparse code, inline: most rollup cells (a page viewed
+    /// once in an hour) hold one visitor, and this saves their allocation.
+    One(u32),
     /// `2^p` registers, each the largest rank seen in its bucket.
     Dense(Box<[u8]>),
 }
@@ -231,6 +234,7 @@ impl UniqueSketch {
     pub fn is_empty(&self) -> bool {
         match &self.repr {
             Repr::Sparse { sorted, pending } => sorted.is_empty() && pending.is_empty(),
+            Repr::One(_) => false,
             Repr::Dense(registers) => registers.iter().all(|&r| r == 0),
         }
     }
@@ -264,6 +268,30 @@ impl UniqueSketch {
                 {
                     *register = rank;
                     *self.cached.get_mut() = STALE;
+                }
+            }
+            Repr::Sparse { sorted, pending } if pending.is_empty() && sorted.is_empty() => {
+                self.repr = Repr::One(sparse_code(hash, p));
+                *self.cached.get_mut() = STALE;
+            }
+            Repr::One(existing) => {
+                let (old, code) = (*existing, sparse_code(hash, p));
+                if code_slot(old) == code_slot(code) {
+                    if old < code {
+                        *existing = code;
+                        *self.cached.get_mut() = STALE;
+                    }
+                    return;
+                }
+                let mut sorted = Vec::with_capacity(4);
+                sorted.extend(if old < code { [old, code] } else { [code, old] });
+                self.repr = Repr::Sparse {
+                    sorted,
+                    pending: Vec::new(),
+                };
+                *self.cached.get_mut() = STALE;
+                if sparse_limit(p) < 2 {
+                    self.densify();
                 }
             }
             Repr::Sparse { sorted, pending }
@@ -348,6 +376,7 @@ impl UniqueSketch {
     fn view(&self) -> View<'_> {
         match &self.repr {
             Repr::Dense(registers) => View::Dense(Cow::Borrowed(registers)),
+            Repr::One(code) => View::Sparse(Cow::Borrowed(std::slice::from_ref(code))),
             Repr::Sparse { sorted, pending } if pending.is_empty() => {
                 View::Sparse(Cow::Borrowed(sorted))
             }
@@ -368,14 +397,20 @@ impl UniqueSketch {
 
     /// Turns `self` into dense mode (whatever its size).
     fn densify(&mut self) -> &mut [u8] {
-        if let Repr::Sparse { sorted, pending } = &mut self.repr {
-            let mut registers = to_dense(sorted, self.precision);
-            apply_codes(&mut registers, pending, self.precision);
-            self.repr = Repr::Dense(registers);
+        match &mut self.repr {
+            Repr::Sparse { sorted, pending } => {
+                let mut registers = to_dense(sorted, self.precision);
+                apply_codes(&mut registers, pending, self.precision);
+                self.repr = Repr::Dense(registers);
+            }
+            Repr::One(code) => {
+                self.repr = Repr::Dense(to_dense(&[*code], self.precision));
+            }
+            Repr::Dense(_) => {}
         }
         match &mut self.repr {
             Repr::Dense(registers) => registers,
-            Repr::Sparse { .. } => &mut [],
+            Repr::Sparse { .. } | Repr::One(_) => &mut [],
         }
     }
 }
@@ -438,6 +473,19 @@ impl Lattice for UniqueSketch {
         }
         let p = self.precision;
         *self.cached.get_mut() = STALE;
+        if let Repr::One(code) = self.repr {
+            let mut sorted = Vec::with_capacity(4);
+            sorted.push(code);
+            self.repr = Repr::Sparse {
+                sorted,
+                pending: Vec::new(),
+            };
+        }
+        let (their_sorted, their_pending): (&[u32], &[u32]) = match &other.repr {
+            Repr::Dense(_) => (&[], &[]),
+            Repr::One(code) => (std::slice::from_ref(code), &[]),
+            Repr::Sparse { sorted, pending } => (sorted, pending),
+        };
         match &other.repr {
             Repr::Dense(theirs) => {
                 let ours = self.densify();
@@ -445,10 +493,7 @@ impl Lattice for UniqueSketch {
                     *a = (*a).max(b);
                 }
             }
-            Repr::Sparse {
-                sorted: their_sorted,
-                pending: their_pending,
-            } => match &mut self.repr {
+            Repr::Sparse { .. } | Repr::One(_) => match &mut self.repr {
                 Repr::Dense(ours) => {
                     apply_codes(ours, their_sorted, p);
                     apply_codes(ours, their_pending, p);
@@ -462,6 +507,8 @@ impl Lattice for UniqueSketch {
                         self.flush();
                     }
                 }
+                // Turned into `Sparse` above.
+                Repr::One(_) => {}
             },
         }
     }

@@ -204,9 +204,12 @@ fn decode_sparse(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
         next_slot = slot + 1;
     }
     bits.finish("sparse padding")?;
-    Ok(Repr::Sparse {
-        sorted,
-        pending: Vec::new(),
+    Ok(match sorted.as_slice() {
+        &[code] => Repr::One(code),
+        _ => Repr::Sparse {
+            sorted,
+            pending: Vec::new(),
+        },
     })
 }
 
