@@ -122,7 +122,9 @@ impl Deduplicator {
         }
         let index = usize::try_from(bucket - self.first_bucket).unwrap_or(usize::MAX);
         while self.buckets.len() <= index {
-            self.buckets.push_back(HashSet::new());
+            // Sized like the last bucket: no rehashing while it fills.
+            let hint = self.buckets.back().map_or(0, HashSet::len);
+            self.buckets.push_back(HashSet::with_capacity(hint));
         }
         let Some(set) = self.buckets.get_mut(index) else {
             return Admission::TooLate;
