@@ -103,9 +103,17 @@ fn merge_and_codec(c: &mut Criterion, events: &[Event]) {
         );
     });
     g.bench_function("encode", |bench| bench.iter(|| black_box(&a).encode()));
+    g.bench_function("encode_v2", |bench| {
+        bench.iter(|| black_box(&a).encode_v2())
+    });
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("decode", |bench| {
         bench.iter(|| SiteRollup::decode(black_box(&bytes)))
+    });
+    let bytes_v2 = a.encode_v2();
+    g.throughput(Throughput::Bytes(bytes_v2.len() as u64));
+    g.bench_function("decode_v2", |bench| {
+        bench.iter(|| SiteRollup::decode_any(black_box(&bytes_v2)))
     });
     g.finish();
 }

@@ -24,11 +24,12 @@
 //!   taken), not per event: an in-order visit is counted once, never
 //!   retracted.
 //!
-//! Measured (docs/benchmarks.md): about 1.2 µs per event on the 10M-event
-//! stream's first 200 000 lines (criterion), 1.9 µs over the whole stream,
-//! against a target of 300 ns. What remains is
-//! mostly creating cells (a page, entry and exit cell per visit and hour,
-//! each with a sketch) and visit publication (nineteen cells per visit).
+//! Measured (docs/benchmarks.md, section `aggregator-engine`): about 1.1 µs
+//! per event on the 10M-event stream's first 200 000 lines (criterion), 1.8 µs
+//! over the whole stream, against a target of 300 ns; about 4 300
+//! instructions per event. What remains is spread out: sketch inserts (17 per
+//! new visitor, hour and profile), visit publication (nineteen cells per
+//! visit), interning the event's strings, cell lookups, sessions.
 
 use std::hash::BuildHasher;
 
