@@ -1,18 +1,20 @@
 //! Version 2 of the [`SiteRollup`] encoding: the same content as version 1
-//! in about a third fewer bytes (layout in `docs/wire-format.md`, section
+//! in about 45 % fewer bytes (layout in `docs/wire-format.md`, section
 //! `rollup`).
 //!
 //! What version 1 spends its bytes on, per cell (there are about as many
 //! cells as events in an hour): a dimension tag, a string-table index of up
 //! to three bytes, a replica id and a mask per tally, and a sketch with its
-//! own length, version and header bytes. Version 2 writes each hour's cells
-//! grouped by dimension (the tag and a count once per group), value indexes
-//! as gaps (the string table is sorted, so the cells of a group are in
-//! index order), tallies against a replica table (one mask byte when the
-//! rollup has a single replica, the usual case), and sketches as one varint
-//! (`length * 4 + layout`) and their body, the precision and hash scheme
-//! stored once. The string table is front-coded (prefix shared with the
-//! previous string).
+//! own length, version and header bytes and ~4 bytes per visitor code. A
+//! visitor seen in an hour is in many of that hour's sketches (its pages,
+//! entry and exit page, source, country, browser...), so version 2 writes
+//! each hour's distinct sparse codes once, as a sorted table, and the sparse
+//! sketches as gaps between indexes into it (one byte each, mostly). It also
+//! groups each hour's cells by dimension (the tag and a count once per
+//! group), writes value indexes as gaps (the string table is sorted and
+//! front-coded, so the cells of a group are in index order), tallies against
+//! a replica table (one mask byte when the rollup has a single replica, the
+//! usual case), and the precision and hash scheme once.
 
 use super::{
     Cell, Counts, DIMENSIONS, Dimension, KIND, ReplicaId, SeqSet, SiteRollup, Tally, malformed,
@@ -25,8 +27,10 @@ use std::collections::BTreeSet;
 /// The version tag of this layout.
 pub(super) const ROLLUP_V2: u8 = 2;
 
-/// Sketch layouts in a cell's sketch varint (its low two bits).
-const SPARSE: u64 = 0;
+/// Sketch layouts in a cell's sketch varint (its low two bits): indexes
+/// into the hour's visitor codes,
+const INDEXED: u64 = 0;
+/// the sketch's dense body,
 const DENSE: u64 = 1;
 /// A whole [`UniqueSketch::encode`] (precision or scheme not the rollup's).
 const FOREIGN: u64 = 2;
@@ -133,6 +137,7 @@ impl SiteRollup {
         let mut previous_hour = None;
         let mut cells: Vec<(u32, &Cell)> = Vec::new();
         let mut body = Vec::new();
+        let mut table: Vec<u32> = Vec::new();
         for (&hour, hour_cells) in &self.hours {
             put_varint(
                 &mut out,
@@ -140,6 +145,29 @@ impl SiteRollup {
             );
             previous_hour = Some(hour);
             let groups = hour_cells.dims.iter().filter(|m| !m.is_empty()).count();
+            // The hour's sparse codes, each once: the cells' sparse sketches
+            // refer to them by index.
+            table.clear();
+            for map in &hour_cells.dims {
+                for cell in map.values() {
+                    if cell.visitors.params() == params
+                        && let Some(codes) = cell.visitors.sparse_codes()
+                    {
+                        table.extend_from_slice(&codes);
+                    }
+                }
+            }
+            table.sort_unstable();
+            table.dedup();
+            put_varint(&mut out, table.len() as u64);
+            let mut previous = None;
+            for &code in &table {
+                put_varint(
+                    &mut out,
+                    u64::from(previous.map_or(code, |p: u32| code - p - 1)),
+                );
+                previous = Some(code);
+            }
             put_varint(&mut out, groups as u64);
             for (tag, map) in hour_cells.dims.iter().enumerate() {
                 if map.is_empty() {
@@ -174,13 +202,21 @@ impl SiteRollup {
                             put_counts(&mut out, counts);
                         }
                     }
-                    body.clear();
-                    let layout = if cell.visitors.params() == params {
-                        if cell.visitors.encode_body(&mut body) {
-                            DENSE
-                        } else {
-                            SPARSE
+                    let native = cell.visitors.params() == params;
+                    if let Some(codes) = cell.visitors.sparse_codes().filter(|_| native) {
+                        put_varint(&mut out, (codes.len() as u64) << 2 | INDEXED);
+                        let mut previous = None;
+                        for code in codes.iter() {
+                            let at = table.binary_search(code).unwrap_or(0) as u64;
+                            put_varint(&mut out, previous.map_or(at, |p| at - p - 1));
+                            previous = Some(at);
                         }
+                        continue;
+                    }
+                    body.clear();
+                    let layout = if native {
+                        cell.visitors.encode_body(&mut body);
+                        DENSE
                     } else {
                         cell.visitors.encode_into(&mut body);
                         FOREIGN
@@ -328,6 +364,8 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
     }
     let strings = rollup.values.len() as u64;
     let (mut native, mut lowest_foreign) = (false, None::<u8>);
+    let (mut table, mut used, mut codes): (Vec<u32>, Vec<bool>, Vec<u32>) =
+        (Vec::new(), Vec::new(), Vec::new());
 
     let hours = r.varint("hours")?;
     let mut previous_hour = None;
@@ -341,6 +379,21 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
             value: hour,
             limit: u64::from(u32::MAX),
         })?;
+        let count = r.varint("visitor codes")?;
+        table.clear();
+        for _ in 0..count {
+            let gap = r.varint("visitor code")?;
+            let code = next_after(table.last().map(|&c| u64::from(c)), gap, "visitor code")?;
+            let code = u32::try_from(code).map_err(|_| Error::OutOfRange {
+                kind: KIND,
+                field: "visitor code",
+                value: code,
+                limit: u64::from(u32::MAX),
+            })?;
+            table.push(code);
+        }
+        used.clear();
+        used.resize(table.len(), false);
         let groups = r.varint("dimension groups")?;
         if groups == 0 {
             return Err(malformed("hour", "an hour without cells"));
@@ -402,13 +455,39 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
                     Tally::from_entries(list)
                 };
                 let head = r.varint("sketch")?;
-                let bytes = take(&mut r, head >> 2, "sketch")?;
                 let visitors = match head & 3 {
-                    SPARSE | DENSE => {
+                    INDEXED => {
                         native = true;
-                        UniqueSketch::decode_body(bytes, params, head & 3 == DENSE)?
+                        codes.clear();
+                        let mut previous = None;
+                        for _ in 0..head >> 2 {
+                            let gap = r.varint("visitor index")?;
+                            let at = next_after(previous, gap, "visitor index")?;
+                            previous = Some(at);
+                            let code = table.get(usize_of(at)).ok_or(Error::OutOfRange {
+                                kind: KIND,
+                                field: "visitor index",
+                                value: at,
+                                limit: (table.len() as u64).saturating_sub(1),
+                            })?;
+                            codes.push(*code);
+                            if let Some(u) = used.get_mut(usize_of(at)) {
+                                *u = true;
+                            }
+                        }
+                        UniqueSketch::from_sparse_codes(params, &codes)?
+                    }
+                    DENSE => {
+                        native = true;
+                        let bytes = take(&mut r, head >> 2, "sketch")?;
+                        let sketch = UniqueSketch::decode_body(bytes, params, true)?;
+                        if sketch.sparse_codes().is_some() {
+                            return Err(malformed("sketch", "a dense body of a sparse sketch"));
+                        }
+                        sketch
                     }
                     FOREIGN => {
+                        let bytes = take(&mut r, head >> 2, "sketch")?;
                         let sketch = UniqueSketch::decode(bytes)?;
                         let p = sketch.params();
                         if p == params {
@@ -433,6 +512,12 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
                 let cells = rollup.hours.entry(hour).or_default();
                 cells.dim_mut(dim).insert(id, Cell { tally, visitors });
             }
+        }
+        if used.contains(&false) {
+            return Err(malformed(
+                "visitor codes",
+                "a code no sketch of the hour has",
+            ));
         }
     }
     r.finish()?;

@@ -110,6 +110,59 @@ impl UniqueSketch {
         Self::decode_rest(&mut reader, header)
     }
 
+    /// The sparse codes in canonical order, `None` when dense.
+    pub(crate) fn sparse_codes(&self) -> Option<std::borrow::Cow<'_, [u32]>> {
+        match self.view() {
+            View::Sparse(codes) => Some(codes),
+            View::Dense(_) => None,
+        }
+    }
+
+    /// A sparse sketch of the header `params` ([`Self::params`]) from codes
+    /// of untrusted origin, checked as the sparse decoder checks them:
+    /// slots strictly increasing, a rank exactly where the layout stores one,
+    /// at most the sparse limit of entries.
+    pub(crate) fn from_sparse_codes(params: u8, codes: &[u32]) -> Result<Self> {
+        let mut sketch = Self::decode_body(&[0], params, false)?;
+        let precision = sketch.precision;
+        if codes.len() > sparse_limit(precision) {
+            return Err(Error::OutOfRange {
+                kind: KIND,
+                field: "sparse entry count",
+                value: codes.len() as u64,
+                limit: sparse_limit(precision) as u64,
+            });
+        }
+        let mut previous: Option<u32> = None;
+        for &code in codes {
+            let slot = code_slot(code);
+            let rank = code & 0x3f;
+            let valid = slot < 1 << SPARSE_PRECISION
+                && if stores_rank(slot, precision) {
+                    (1..=64 - SPARSE_PRECISION).contains(&rank)
+                } else {
+                    rank == 0
+                };
+            if !valid || previous.is_some_and(|p| p >= slot) {
+                return Err(Error::Malformed {
+                    kind: KIND,
+                    field: "sparse code",
+                    reason: "not a canonical sparse code in slot order",
+                });
+            }
+            previous = Some(slot);
+        }
+        sketch.repr = match codes {
+            [] => sketch.repr,
+            &[code] => Repr::One(code),
+            _ => Repr::Sparse {
+                sorted: codes.to_vec(),
+                pending: Vec::new(),
+            },
+        };
+        Ok(sketch)
+    }
+
     fn decode_rest(reader: &mut Reader<'_>, header: u8) -> Result<Self> {
         let precision = header & PRECISION_MASK;
         if !(MIN_PRECISION..=MAX_PRECISION).contains(&precision) {
