@@ -480,11 +480,7 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
                     DENSE => {
                         native = true;
                         let bytes = take(&mut r, head >> 2, "sketch")?;
-                        let sketch = UniqueSketch::decode_body(bytes, params, true)?;
-                        if sketch.sparse_codes().is_some() {
-                            return Err(malformed("sketch", "a dense body of a sparse sketch"));
-                        }
-                        sketch
+                        UniqueSketch::decode_body(bytes, params, true)?
                     }
                     FOREIGN => {
                         let bytes = take(&mut r, head >> 2, "sketch")?;
