@@ -25,8 +25,8 @@
 //!   retracted.
 //!
 //! Measured (docs/benchmarks.md, section `aggregator-engine`): about 1.1 µs
-//! per event on the 10M-event stream's first 200 000 lines (criterion), 1.8 µs
-//! over the whole stream, against a target of 300 ns; about 4 300
+//! per event on the 10M-event stream's first 200 000 lines (criterion),
+//! 1.8–2.3 µs over the whole stream, against a target of 300 ns; about 4 300
 //! instructions per event. What remains is spread out: sketch inserts (17 per
 //! new visitor, hour and profile), visit publication (nineteen cells per
 //! visit), interning the event's strings, cell lookups, sessions.
