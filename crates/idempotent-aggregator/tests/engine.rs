@@ -808,3 +808,45 @@ fn rollup_v2_fuzz_crashers_are_typed_errors() {
         },
     );
 }
+
+/// Hand-made version-2 bytes around the hour's visitor codes: site "", no
+/// replicas, default sketch parameters, the string "", hour 0 with the code
+/// `code` and one total cell whose sketch is `sketch`.
+fn v2_with_codes(code: u8, sketch: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![2, 0, 0, 0, 0x4e, 1, 0, 0, 1, 0, 1, code, 1, 0, 1, 0, 0];
+    bytes.extend_from_slice(sketch);
+    bytes
+}
+
+#[test]
+fn rollup_v2_visitor_codes_are_checked() {
+    // Code 5: slot 0, rank 5, referenced by the total's sketch.
+    let ok = SiteRollup::decode_any(&v2_with_codes(5, &[0x04, 0x00]));
+    assert_eq!(ok.map(|r| r.totals(HourRange::all()).visitors), Ok(1));
+    check_decode_v2(
+        &v2_with_codes(5, &[0x00]),
+        &Error::Malformed {
+            kind: "rollup",
+            field: "visitor codes",
+            reason: "a code no sketch of the hour has",
+        },
+    );
+    // Code 67: slot 1 with a rank, which only slots with zero low bits carry.
+    check_decode_v2(
+        &v2_with_codes(67, &[0x04, 0x00]),
+        &Error::Malformed {
+            kind: "UniqueSketch",
+            field: "sparse code",
+            reason: "not a canonical sparse code in slot order",
+        },
+    );
+    check_decode_v2(
+        &v2_with_codes(5, &[0x04, 0x01]),
+        &Error::OutOfRange {
+            kind: "rollup",
+            field: "visitor index",
+            value: 1,
+            limit: 0,
+        },
+    );
+}
