@@ -276,6 +276,15 @@ struct Timeline {
     pub(crate) memo: Option<(u64, u32, u32)>,
 }
 
+impl Timeline {
+    /// When the last visit ends unless extended: the last hit plus
+    /// [`VISIT_GAP_MS`].
+    fn ends_at(&self) -> u64 {
+        let last = self.hits.as_slice().last().map_or(0, |h| h.timestamp_ms);
+        last.saturating_add(VISIT_GAP_MS)
+    }
+}
+
 /// Statistics of a [`Sessionizer`]: the memory it holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessionStats {
@@ -291,7 +300,11 @@ pub struct Sessionizer {
     timelines: HashMap<u64, Timeline>,
     /// Linked visitor id -> the key of its timeline.
     links: HashMap<u64, u64>,
-    dirty: Vec<u64>,
+    /// Timelines changed since they were last published, each with a lower
+    /// bound of when its last visit ends (its last hit then, plus
+    /// [`VISIT_GAP_MS`]): hits only extend it, so a flush before the bound
+    /// skips the timeline without looking it up.
+    dirty: Vec<(u64, u64)>,
 }
 
 /// A handle on the timeline an event was added to (for the rollup's cache).
@@ -333,7 +346,7 @@ impl Sessionizer {
         }
         if !timeline.dirty {
             timeline.dirty = true;
-            self.dirty.push(key);
+            self.dirty.push((key, timeline.ends_at()));
         }
         Some(Added {
             memo: &mut timeline.memo,
@@ -375,7 +388,7 @@ impl Sessionizer {
         t.aliases.extend(old.aliases);
         if !t.dirty {
             t.dirty = true;
-            self.dirty.push(keep);
+            self.dirty.push((keep, t.ends_at()));
         }
         keep
     }
@@ -394,16 +407,20 @@ impl Sessionizer {
     pub fn publish_ended(&mut self, now_ms: u64, mut sink: impl FnMut(&Visit, Sign)) {
         let mut current = Vec::new();
         let mut pending = Vec::new();
-        for key in std::mem::take(&mut self.dirty) {
+        for (key, bound) in std::mem::take(&mut self.dirty) {
+            if now_ms != u64::MAX && bound >= now_ms {
+                pending.push((key, bound));
+                continue;
+            }
             let Some(t) = self.timelines.get_mut(&key) else {
                 continue;
             };
             if !t.dirty {
                 continue;
             }
-            let last = t.hits.as_slice().last().map_or(0, |h| h.timestamp_ms);
-            if now_ms != u64::MAX && last.saturating_add(VISIT_GAP_MS) >= now_ms {
-                pending.push(key);
+            let ends = t.ends_at();
+            if now_ms != u64::MAX && ends >= now_ms {
+                pending.push((key, ends));
                 continue;
             }
             t.dirty = false;
