@@ -330,6 +330,7 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
         let gap = r.varint("replica")?;
         replicas.push(next_after(replicas.last().copied(), gap, "replica")?);
     }
+    let mut replica_used = vec![false; replicas.len()];
     let params = r.u8("sketch parameters")?;
     // Checked by decoding an empty sparse body with them.
     UniqueSketch::decode_body(&[0], params, false)?;
@@ -433,6 +434,7 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
                         r.u8("tally mask")?;
                         Tally::default()
                     } else {
+                        replica_used[0] = true;
                         Tally::single(ReplicaId(replicas[0]), read_counts(&mut r)?)
                     }
                 } else {
@@ -449,6 +451,9 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
                             return Err(malformed("tally", "replicas not strictly increasing"));
                         }
                         last = Some(at);
+                        if let Some(used) = replica_used.get_mut(usize_of(at)) {
+                            *used = true;
+                        }
                         let replica = replicas.get(usize_of(at)).copied().unwrap_or_default();
                         list.push((ReplicaId(replica), read_counts(&mut r)?));
                     }
@@ -517,6 +522,9 @@ fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
         }
     }
     r.finish()?;
+    if replica_used.contains(&false) {
+        return Err(malformed("replicas", "a replica no tally has"));
+    }
     // The parameters are the default ones unless no cell has those, then
     // the lowest of the cells'.
     let default = default_params();
