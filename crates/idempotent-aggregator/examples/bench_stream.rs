@@ -132,14 +132,14 @@ fn run() -> Result<(), String> {
         .collect();
 
     // Version 1 for comparison, one rollup at a time (memory).
-    let bytes_v1: usize = rollups.values().map(|r| r.encode().len()).sum();
+    let bytes_v1: usize = rollups.values().map(|r| r.encode_v1().len()).sum();
     let t = Instant::now();
-    let encoded: Vec<Vec<u8>> = rollups.values().map(SiteRollup::encode_v2).collect();
+    let encoded: Vec<Vec<u8>> = rollups.values().map(SiteRollup::encode).collect();
     let encode = t.elapsed();
     let bytes: usize = encoded.iter().map(Vec::len).sum();
     let t = Instant::now();
     for (b, r) in encoded.iter().zip(rollups.values()) {
-        let back = SiteRollup::decode_any(b).map_err(|e| e.to_string())?;
+        let back = SiteRollup::decode(b).map_err(|e| e.to_string())?;
         if &back != r {
             return Err("decoded rollup differs".into());
         }

@@ -828,27 +828,21 @@ impl SiteRollup {
         self.hours.range(range.start..end).map(|(_, cells)| cells)
     }
 
-    /// The version-1 encoding (see `docs/wire-format.md`, section
-    /// `rollup`): deterministic, values stored once in a string table. Kept
-    /// for readers that know only version 1; [`Self::encode_v2`] writes the
-    /// same content in about 45 % fewer bytes, and [`Self::decode_any`]
-    /// reads both.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The retired version-1 encoding (see `docs/wire-format.md`, section
+    /// `rollup`): deterministic, values stored once in a string table.
+    /// Nothing new should be written in it ([`Self::encode`] writes version 2,
+    /// about 45 % smaller); it stays so that its golden bytes remain pinned and
+    /// [`Self::decode`]'s reading of version 1 stays tested.
+    pub fn encode_v1(&self) -> Vec<u8> {
         let out = vec![ROLLUP_V1];
         let wire = self.to_wire();
         // Serializing plain owned data into a Vec cannot fail.
         postcard::to_extend(&wire, out).unwrap_or_else(|_| vec![ROLLUP_V1])
     }
 
-    /// Decodes [`Self::encode`]'s bytes (version 1 only; see
-    /// [`Self::decode_any`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnsupportedVersion`] for an unknown tag, [`Error::Truncated`],
-    /// [`Error::Malformed`] or [`Error::OutOfRange`] for bytes no encoder
-    /// writes, the sketch decoder's errors for a bad sketch. Never panics.
-    pub fn decode(bytes: &[u8]) -> Result<Self> {
+    /// Decodes version-1 bytes ([`Self::encode_v1`]); [`Self::decode`]
+    /// dispatches here on the version tag.
+    pub(crate) fn decode_v1(bytes: &[u8]) -> Result<Self> {
         let (&version, body) = bytes.split_first().ok_or(Error::Truncated {
             kind: KIND,
             field: "version",

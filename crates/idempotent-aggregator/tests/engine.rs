@@ -500,7 +500,7 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn rollup_golden_bytes() {
     let r = golden_rollup();
-    let bytes = r.encode();
+    let bytes = r.encode_v1();
     assert_eq!(hex(&bytes), GOLDEN_ROLLUP);
     assert_eq!(SiteRollup::decode(&bytes), Ok(r));
 }
@@ -528,7 +528,7 @@ fn check_decode(bytes: &[u8], expected: &Error) {
 
 #[test]
 fn bad_rollup_bytes_are_typed_errors() {
-    let good = golden_rollup().encode();
+    let good = golden_rollup().encode_v1();
     check_decode(
         &[],
         &Error::Truncated {
@@ -541,7 +541,7 @@ fn bad_rollup_bytes_are_typed_errors() {
         &Error::UnsupportedVersion {
             kind: "rollup",
             found: 9,
-            supported: "1",
+            supported: "1, 2",
         },
     );
     check_decode(
@@ -567,6 +567,7 @@ fn rollups_round_trip() {
     let mut runner = TestRunner::new(Config::with_cases(128));
     let result = runner.run(&rollups(), |r| {
         prop_assert_eq!(SiteRollup::decode(&r.encode()), Ok(r.clone()));
+        prop_assert_eq!(SiteRollup::decode(&r.encode_v1()), Ok(r.clone()));
         let d = Delta::new(ReplicaId(2), 5, r);
         prop_assert_eq!(Delta::decode(&d.encode()), Ok(d));
         Ok(())
@@ -578,7 +579,7 @@ fn rollups_round_trip() {
 
 #[test]
 fn decoding_arbitrary_bytes_never_panics() {
-    let golden = golden_rollup().encode();
+    let golden = golden_rollup().encode_v1();
     let case = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..300),
         // Mutations of a valid encoding reach deeper into the decoder.
@@ -696,16 +697,16 @@ const GOLDEN_ROLLUP_V2: &str = "0209612e6578616d706c65010701010301074e0200000002
 #[test]
 fn rollup_v2_golden_bytes() {
     let r = golden_rollup();
-    let bytes = r.encode_v2();
+    let bytes = r.encode();
     assert_eq!(hex(&bytes), GOLDEN_ROLLUP_V2);
-    assert_eq!(SiteRollup::decode_any(&bytes), Ok(r.clone()));
+    assert_eq!(SiteRollup::decode(&bytes), Ok(r.clone()));
     // Version 1 stays readable.
-    assert_eq!(SiteRollup::decode_any(&r.encode()), Ok(r));
+    assert_eq!(SiteRollup::decode(&r.encode_v1()), Ok(r));
 }
 
 fn check_decode_v2(bytes: &[u8], expected: &Error) {
     assert_eq!(
-        SiteRollup::decode_any(bytes).as_ref(),
+        SiteRollup::decode(bytes).as_ref(),
         Err(expected),
         "bytes {}",
         hex(bytes)
@@ -714,7 +715,7 @@ fn check_decode_v2(bytes: &[u8], expected: &Error) {
 
 #[test]
 fn bad_rollup_v2_bytes_are_typed_errors() {
-    let good = golden_rollup().encode_v2();
+    let good = golden_rollup().encode();
     let version = |found| Error::UnsupportedVersion {
         kind: "rollup",
         found,
@@ -751,11 +752,11 @@ fn bad_rollup_v2_bytes_are_typed_errors() {
 fn rollups_round_trip_in_version_2() {
     let mut runner = TestRunner::new(Config::with_cases(128));
     let result = runner.run(&mixed_rollups(), |r| {
-        let bytes = r.encode_v2();
-        let back = SiteRollup::decode_any(&bytes);
+        let bytes = r.encode();
+        let back = SiteRollup::decode(&bytes);
         prop_assert_eq!(back.as_ref(), Ok(&r));
         // Canonical: the decoded rollup encodes to the same bytes.
-        prop_assert_eq!(back.map(|b| b.encode_v2()), Ok(bytes.clone()));
+        prop_assert_eq!(back.map(|b| b.encode()), Ok(bytes.clone()));
         Ok(())
     });
     if let Err(e) = result {
@@ -765,7 +766,7 @@ fn rollups_round_trip_in_version_2() {
 
 #[test]
 fn decoding_arbitrary_v2_bytes_never_panics() {
-    let golden = golden_rollup().encode_v2();
+    let golden = golden_rollup().encode();
     let case = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..300).prop_map(|mut bytes| {
             bytes.insert(0, 2);
@@ -782,8 +783,8 @@ fn decoding_arbitrary_v2_bytes_never_panics() {
     let mut runner = TestRunner::new(Config::with_cases(256));
     let result = runner.run(&case, |bytes| {
         // Whatever decodes is canonical: it encodes back to the same bytes.
-        if let Ok(r) = SiteRollup::decode_any(&bytes) {
-            prop_assert_eq!(hex(&r.encode_v2()), hex(&bytes));
+        if let Ok(r) = SiteRollup::decode(&bytes) {
+            prop_assert_eq!(hex(&r.encode()), hex(&bytes));
         }
         Ok(())
     });
@@ -839,7 +840,7 @@ fn v2_with_codes(code: u8, sketch: &[u8]) -> Vec<u8> {
 #[test]
 fn rollup_v2_visitor_codes_are_checked() {
     // Code 5: slot 0, rank 5, referenced by the total's sketch.
-    let ok = SiteRollup::decode_any(&v2_with_codes(5, &[0x04, 0x00]));
+    let ok = SiteRollup::decode(&v2_with_codes(5, &[0x04, 0x00]));
     assert_eq!(ok.map(|r| r.totals(HourRange::all()).visitors), Ok(1));
     check_decode_v2(
         &v2_with_codes(5, &[0x00]),

@@ -58,10 +58,10 @@ fn put_counts(out: &mut Vec<u8>, counts: &Counts) {
 }
 
 impl SiteRollup {
-    /// The version-2 encoding (see `docs/wire-format.md`, section `rollup`):
-    /// deterministic and about a third smaller than [`Self::encode`]'s
-    /// version 1; [`Self::decode_any`] reads both.
-    pub fn encode_v2(&self) -> Vec<u8> {
+    /// The encoding every writer uses: version 2 (see `docs/wire-format.md`,
+    /// section `rollup`), deterministic, about 45 % smaller than the retired
+    /// version 1 ([`Self::encode_v1`]). [`Self::decode`] reads both.
+    pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![ROLLUP_V2];
         put_bytes(&mut out, self.site.as_bytes());
         put_varint(&mut out, self.seen.len() as u64);
@@ -230,15 +230,18 @@ impl SiteRollup {
     }
 
     /// Decodes a rollup of any version this build reads: 1
-    /// ([`Self::encode`]) or 2 ([`Self::encode_v2`]).
+    /// ([`Self::encode_v1`]) or 2 ([`Self::encode`]).
     ///
     /// # Errors
     ///
-    /// As [`Self::decode`] (with `supported: "1, 2"` for an unknown version
-    /// tag). Never panics; allocates at most in proportion to the input.
-    pub fn decode_any(bytes: &[u8]) -> Result<Self> {
+    /// [`Error::UnsupportedVersion`] for an unknown tag (`supported: "1, 2"`),
+    /// [`Error::Truncated`], [`Error::TrailingBytes`], [`Error::Malformed`] or
+    /// [`Error::OutOfRange`] for bytes no encoder writes, the sketch decoder's
+    /// errors for a bad sketch. Never panics; allocates at most in proportion
+    /// to the input.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
         match bytes.first() {
-            Some(&super::ROLLUP_V1) => Self::decode(bytes),
+            Some(&super::ROLLUP_V1) => Self::decode_v1(bytes),
             Some(&ROLLUP_V2) => decode_v2(bytes.get(1..).unwrap_or_default()),
             Some(&found) => Err(Error::UnsupportedVersion {
                 kind: KIND,
