@@ -10,34 +10,13 @@
 //! crate serialized with postcard (the "plain serde" anchor).
 #![allow(clippy::print_stdout, reason = "the example prints its table")]
 
-use std::hash::{BuildHasher, Hasher};
-
 use glinto_aggregator::lattice::Lattice;
-use glinto_aggregator::sketch::{HashScheme, UniqueSketch};
+use glinto_aggregator::sketch::UniqueSketch;
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 
-/// Feeds `hyperloglogplus` the same 64-bit hash our sketch uses.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-struct SameHash;
-
-struct SameHasher(u64);
-
-impl Hasher for SameHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _bytes: &[u8]) {}
-    fn write_u64(&mut self, id: u64) {
-        self.0 = HashScheme::SplitMix64.hash(id);
-    }
-}
-
-impl BuildHasher for SameHash {
-    type Hasher = SameHasher;
-    fn build_hasher(&self) -> SameHasher {
-        SameHasher(0)
-    }
-}
+#[path = "../tests/common/same_hash.rs"]
+mod same_hash;
+use same_hash::SameHash;
 
 /// Distinct ids for a seed: a bijection of `0..n` (ids are keyed hashes).
 fn id(seed: u64, i: u64) -> u64 {

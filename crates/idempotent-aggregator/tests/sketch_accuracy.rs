@@ -2,10 +2,12 @@
 //! errors from 1e2 to 1e7 visitors. (The heavy sweep with many seeds per
 //! size is the `sketch_table` example; these keep debug-build CI time sane.)
 
-use std::hash::{BuildHasher, Hasher};
-
-use glinto_aggregator::sketch::{HashScheme, UniqueSketch};
+use glinto_aggregator::sketch::UniqueSketch;
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
+
+#[path = "common/same_hash.rs"]
+mod same_hash;
+use same_hash::SameHash;
 
 /// Distinct ids for a seed: a bijection of `i` (ids are keyed hashes).
 fn id(seed: u64, i: u64) -> u64 {
@@ -84,29 +86,6 @@ fn repeated_inserts_count_once() {
 
 fn sketch_at(precision: u8, seed: u64, n: u64) -> UniqueSketch {
     sketch(precision, seed, n)
-}
-
-/// `hyperloglogplus` fed the same 64-bit hashes: an independent reference.
-#[derive(Clone)]
-struct SameHash;
-
-struct SameHasher(u64);
-
-impl Hasher for SameHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _bytes: &[u8]) {}
-    fn write_u64(&mut self, id: u64) {
-        self.0 = HashScheme::SplitMix64.hash(id);
-    }
-}
-
-impl BuildHasher for SameHash {
-    type Hasher = SameHasher;
-    fn build_hasher(&self) -> SameHasher {
-        SameHasher(0)
-    }
 }
 
 #[test]
