@@ -214,6 +214,19 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Adds `other` field by field (a writer's pending increments).
+    #[inline]
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.pageviews += other.pageviews;
+        self.events += other.events;
+        self.visits_added += other.visits_added;
+        self.visits_retracted += other.visits_retracted;
+        self.bounces_added += other.bounces_added;
+        self.bounces_retracted += other.bounces_retracted;
+        self.duration_added_ms += other.duration_added_ms;
+        self.duration_retracted_ms += other.duration_retracted_ms;
+    }
+
     fn fields(&self) -> [u64; 8] {
         [
             self.pageviews,

@@ -271,9 +271,9 @@ struct Timeline {
     /// The other visitor ids linked to this timeline (salt rotation).
     aliases: Vec<u64>,
     dirty: bool,
-    /// The last `(visitor_id, hour, profile)` whose visitor-level cells got
-    /// the visitor inserted into their sketches (a cache for the rollup).
-    pub(crate) memo: Option<(u64, u32, u32)>,
+    /// The caller's cache for this visitor (the writer remembers where the
+    /// visitor's last event was counted).
+    memo: Memo,
 }
 
 impl Timeline {
@@ -307,19 +307,28 @@ pub struct Sessionizer {
     dirty: Vec<(u64, u64)>,
 }
 
-/// A handle on the timeline an event was added to (for the rollup's cache).
+/// A few words a caller keeps per visitor timeline, opaque to the
+/// sessionizer: the writer records which hour and groups the visitor's last
+/// event was counted in, so the next event of the same hour skips the
+/// lookups and the sketch inserts. All zero for a new timeline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Memo {
+    /// The visitor id the memo is about (a timeline may have two ids).
+    pub visitor_id: u64,
+    /// Caller-defined words.
+    pub words: [u32; 4],
+}
+
+/// A handle on the timeline an event was added to (for the caller's cache).
 #[derive(Debug)]
 pub struct Added<'a> {
-    memo: &'a mut Option<(u64, u32, u32)>,
+    memo: &'a mut Memo,
 }
 
 impl Added<'_> {
-    /// Whether `key` (visitor, hour, profile) was the last key recorded, and
-    /// records it: the caller may skip re-inserting the visitor into sketches.
-    pub fn seen_before(&mut self, key: (u64, u32, u32)) -> bool {
-        let seen = *self.memo == Some(key);
-        *self.memo = Some(key);
-        seen
+    /// The caller's cache for this visitor ([`Memo`]).
+    pub fn memo(&mut self) -> &mut Memo {
+        self.memo
     }
 }
 

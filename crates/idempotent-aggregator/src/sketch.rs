@@ -257,8 +257,10 @@ impl UniqueSketch {
         }
     }
 
+    /// Adds a hash already computed under this sketch's scheme (the writer
+    /// hashes a visitor once and inserts it into many default sketches).
     #[inline]
-    fn insert_hash(&mut self, hash: u64) {
+    pub(crate) fn insert_hash(&mut self, hash: u64) {
         let p = self.precision;
         match &mut self.repr {
             Repr::Dense(registers) => {

@@ -40,8 +40,8 @@ use crate::counter::ReplicaId;
 use crate::dedup::{Admission, Deduplicator};
 use crate::delta::Delta;
 use crate::rollup::{Cell, Counts, Dimension, SiteRollup, Tally, Values, hour_of};
-use crate::session::{Hit, Sessionizer, Sign, Visit};
-use crate::sketch::{HashedVisitor, UniqueSketch};
+use crate::session::{Hit, Memo, Sessionizer, Sign, Visit};
+use crate::sketch::{HashScheme, UniqueSketch};
 use crate::{Error, Result};
 
 /// The dimensions fixed per visitor (the visitor profile), in this order.
@@ -67,10 +67,6 @@ const SESSION_DIMS: [Dimension; 9] = [
     Dimension::UtmContent,
     Dimension::UtmTerm,
 ];
-
-/// Cells resolved per `(hour, profile)`: the total, the visitor's and the
-/// session's.
-const PROFILE_CELLS: usize = 1 + VISITOR_DIMS.len() + SESSION_DIMS.len();
 
 /// A slot index that is no slot: an omitted empty value.
 const NO_SLOT: u32 = u32::MAX;
@@ -222,16 +218,18 @@ struct Profiles {
 }
 
 impl Profiles {
-    fn intern(&mut self, e: &Event, strings: &mut Values) -> u32 {
+    /// `(visitor profile, session profile, pair)` of the event.
+    fn intern(&mut self, e: &Event, strings: &mut Values) -> (u32, u32, u32) {
         let v = self
             .visitor
             .intern(&visitor_fields(e), strings, &[(2, 1), (4, 3)]);
         let s = self.session.intern(&session_fields(e), strings, &[]);
         let by_id = &mut self.by_id;
-        *self.pairs.entry((v, s)).or_insert_with(|| {
+        let pair = *self.pairs.entry((v, s)).or_insert_with(|| {
             by_id.push((v, s));
             u32::try_from(by_id.len() - 1).unwrap_or(u32::MAX)
-        })
+        });
+        (v, s, pair)
     }
 }
 
@@ -251,15 +249,19 @@ struct Slot {
     dirty: bool,
 }
 
-/// The index and caches of one hour's cells. Per hour, so the maps of the
-/// hours being written stay small and in cache however long the history.
+/// The index of one hour: its cells, its total and its groups. Per hour, so
+/// the maps of the hours being written stay small and in cache however long
+/// the history.
 #[derive(Debug)]
 struct HourIndex {
     hour: u32,
+    /// The slot of the hour's total.
+    total: u32,
     cells: HashMap<(Dimension, u32), u32>,
-    by_profile: HashMap<u32, [u32; PROFILE_CELLS]>,
-    by_visitor: HashMap<u32, [u32; VISITOR_DIMS.len()]>,
-    by_session: HashMap<u32, [u32; SESSION_DIMS.len()]>,
+    /// Visitor profile -> its group in this hour.
+    visitor_groups: HashMap<u32, u32>,
+    /// Session profile -> its group in this hour.
+    session_groups: HashMap<u32, u32>,
 }
 
 /// The writer's cells: per-hour indexes of interned keys into slots.
@@ -274,20 +276,41 @@ struct Cells {
 }
 
 impl Cells {
-    fn hour(&mut self, hour: u32) -> usize {
+    fn new_slot(slots: &mut Vec<Slot>, id: CellId) -> u32 {
+        slots.push(Slot {
+            id,
+            counts: Counts::default(),
+            visitors: UniqueSketch::new(),
+            dirty: false,
+        });
+        u32::try_from(slots.len() - 1).unwrap_or(NO_SLOT)
+    }
+
+    /// The position of `hour`'s index, created with its total cell (whose
+    /// value is `empty`) when new.
+    #[inline]
+    fn hour(&mut self, hour: u32, empty: u32) -> usize {
         if let Some((h, pos)) = self.last
             && h == hour
         {
             return pos;
         }
-        let hours = &mut self.hours;
+        let (hours, slots) = (&mut self.hours, &mut self.slots);
         let pos = *self.hour_pos.entry(hour).or_insert_with(|| {
+            let id = CellId {
+                hour,
+                dim: Dimension::Total,
+                value: empty,
+            };
+            let total = Self::new_slot(slots, id);
+            let mut cells = HashMap::new();
+            cells.insert((Dimension::Total, empty), total);
             hours.push(HourIndex {
                 hour,
-                cells: HashMap::new(),
-                by_profile: HashMap::new(),
-                by_visitor: HashMap::new(),
-                by_session: HashMap::new(),
+                total,
+                cells,
+                visitor_groups: HashMap::new(),
+                session_groups: HashMap::new(),
             });
             hours.len() - 1
         });
@@ -295,92 +318,16 @@ impl Cells {
         pos
     }
 
-    fn slot(&mut self, id: CellId) -> u32 {
-        let pos = self.hour(id.hour);
+    fn slot(&mut self, id: CellId, empty: u32) -> u32 {
+        let pos = self.hour(id.hour, empty);
         let slots = &mut self.slots;
         let Some(index) = self.hours.get_mut(pos) else {
             return NO_SLOT;
         };
-        *index.cells.entry((id.dim, id.value)).or_insert_with(|| {
-            slots.push(Slot {
-                id,
-                counts: Counts::default(),
-                visitors: UniqueSketch::new(),
-                dirty: false,
-            });
-            u32::try_from(slots.len() - 1).unwrap_or(u32::MAX)
-        })
-    }
-
-    /// Drops the profile caches of the hours before `hour` (pure caches:
-    /// rebuilt from the cell index if ever needed again).
-    fn forget_caches_before(&mut self, hour: u32) {
-        for index in &mut self.hours {
-            if index.hour < hour && !index.by_profile.is_empty() {
-                index.by_profile = HashMap::new();
-                index.by_visitor = HashMap::new();
-                index.by_session = HashMap::new();
-            }
-        }
-    }
-
-    fn profile_slots(
-        &mut self,
-        hour: u32,
-        profile: u32,
-        profiles: &Profiles,
-        total: u32,
-    ) -> [u32; PROFILE_CELLS] {
-        let pos = self.hour(hour);
-        if let Some(slots) = self.hours.get(pos).and_then(|h| h.by_profile.get(&profile)) {
-            return *slots;
-        }
-        let mut slots = [NO_SLOT; PROFILE_CELLS];
-        slots[0] = self.slot(CellId {
-            hour,
-            dim: Dimension::Total,
-            value: total,
-        });
-        if let Some(&(v, s)) = profiles.by_id.get(profile as usize) {
-            let visitor = match self.hours.get(pos).and_then(|h| h.by_visitor.get(&v)) {
-                Some(found) => *found,
-                None => {
-                    let values = profiles
-                        .visitor
-                        .values
-                        .get(v as usize)
-                        .copied()
-                        .unwrap_or_default();
-                    let built = self.dim_slots(hour, &VISITOR_DIMS, &values, total);
-                    if let Some(h) = self.hours.get_mut(pos) {
-                        h.by_visitor.insert(v, built);
-                    }
-                    built
-                }
-            };
-            let session = match self.hours.get(pos).and_then(|h| h.by_session.get(&s)) {
-                Some(found) => *found,
-                None => {
-                    let values = profiles
-                        .session
-                        .values
-                        .get(s as usize)
-                        .copied()
-                        .unwrap_or_default();
-                    let built = self.dim_slots(hour, &SESSION_DIMS, &values, total);
-                    if let Some(h) = self.hours.get_mut(pos) {
-                        h.by_session.insert(s, built);
-                    }
-                    built
-                }
-            };
-            slots[1..=VISITOR_DIMS.len()].copy_from_slice(&visitor);
-            slots[1 + VISITOR_DIMS.len()..].copy_from_slice(&session);
-        }
-        if let Some(h) = self.hours.get_mut(pos) {
-            h.by_profile.insert(profile, slots);
-        }
-        slots
+        *index
+            .cells
+            .entry((id.dim, id.value))
+            .or_insert_with(|| Self::new_slot(slots, id))
     }
 
     /// The slots of `dims[i] = values[i]` in `hour` (`NO_SLOT` for an
@@ -397,7 +344,7 @@ impl Cells {
             if value == empty && dim.omits_empty() {
                 NO_SLOT
             } else {
-                self.slot(CellId { hour, dim, value })
+                self.slot(CellId { hour, dim, value }, empty)
             }
         })
     }
@@ -413,6 +360,136 @@ impl Cells {
     }
 }
 
+/// The counts of one `(hour, profile)` not yet added to its cells: the
+/// events and visits of that hour whose visitor (or session) profile it is,
+/// and the visitors first seen in it. [`Groups::expand`] adds them to the
+/// profile's `N` cells at once, so an event costs one group update instead
+/// of `N` cell updates and `N` sketch inserts.
+#[derive(Debug)]
+struct Group<const N: usize> {
+    hour: u32,
+    profile: u32,
+    pending: Counts,
+    /// Visitor hashes (default scheme) to insert into the cells' sketches.
+    visitors: Vec<u64>,
+    /// The group's cells, resolved at its first expansion.
+    slots: Option<[u32; N]>,
+    dirty: bool,
+}
+
+/// The groups of one kind of profile (visitor or session), for every hour.
+#[derive(Debug, Default)]
+struct Groups<const N: usize> {
+    all: Vec<Group<N>>,
+    dirty: Vec<u32>,
+    /// Ids of groups whose hour was forgotten, for reuse.
+    free: Vec<u32>,
+}
+
+impl<const N: usize> Groups<N> {
+    /// The group of `profile` in the hour whose group map is `map`.
+    #[inline]
+    fn find_or_create(&mut self, map: &mut HashMap<u32, u32>, hour: u32, profile: u32) -> u32 {
+        let (all, free) = (&mut self.all, &mut self.free);
+        *map.entry(profile).or_insert_with(|| {
+            let group = Group {
+                hour,
+                profile,
+                pending: Counts::default(),
+                visitors: Vec::new(),
+                slots: None,
+                dirty: false,
+            };
+            match free.pop() {
+                Some(id) => {
+                    if let Some(g) = all.get_mut(id as usize) {
+                        *g = group;
+                    }
+                    id
+                }
+                None => {
+                    all.push(group);
+                    u32::try_from(all.len() - 1).unwrap_or(u32::MAX)
+                }
+            }
+        })
+    }
+
+    /// Whether `id` is the group of `(hour, profile)` (a memo may name a
+    /// group whose id was reused since).
+    #[inline]
+    fn is(&self, id: u32, hour: u32, profile: u32) -> bool {
+        self.all
+            .get(id as usize)
+            .is_some_and(|g| g.hour == hour && g.profile == profile)
+    }
+
+    /// The group `id`, marked to be expanded.
+    #[inline]
+    fn pending(&mut self, id: u32) -> Option<&mut Group<N>> {
+        let g = self.all.get_mut(id as usize)?;
+        if !g.dirty {
+            g.dirty = true;
+            self.dirty.push(id);
+        }
+        Some(g)
+    }
+
+    /// Adds every pending count and visitor to the groups' cells.
+    fn expand(
+        &mut self,
+        cells: &mut Cells,
+        dims: &[Dimension; N],
+        values: &[[u32; N]],
+        empty: u32,
+    ) {
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(g) = self.all.get_mut(id as usize) else {
+                continue;
+            };
+            g.dirty = false;
+            let slots = match g.slots {
+                Some(slots) => slots,
+                None => {
+                    let profile = values.get(g.profile as usize).copied().unwrap_or([empty; N]);
+                    let slots = cells.dim_slots(g.hour, dims, &profile, empty);
+                    g.slots = Some(slots);
+                    slots
+                }
+            };
+            for slot in slots {
+                if let Some(s) = cells.touch(slot) {
+                    s.counts.add(&g.pending);
+                    for &hash in &g.visitors {
+                        s.visitors.insert_hash(hash);
+                    }
+                }
+            }
+            g.pending = Counts::default();
+            g.visitors.clear();
+        }
+    }
+
+    /// Makes the groups of `map` (an hour being forgotten, already expanded)
+    /// reusable.
+    fn release(&mut self, map: HashMap<u32, u32>) {
+        for (_, id) in map {
+            if let Some(g) = self.all.get_mut(id as usize) {
+                g.visitors = Vec::new();
+                g.hour = u32::MAX;
+                self.free.push(id);
+            }
+        }
+    }
+}
+
+/// Memo words (see [`crate::session::Memo`]): the hour, visitor group and
+/// session group of the visitor's last event, and whether they are set.
+const MEMO_HOUR: usize = 0;
+const MEMO_VISITOR_GROUP: usize = 1;
+const MEMO_SESSION_GROUP: usize = 2;
+const MEMO_SET: usize = 3;
+
 /// The single writer of one site's rollups (module docs).
 #[derive(Debug)]
 pub struct SiteWriter {
@@ -423,6 +500,8 @@ pub struct SiteWriter {
     strings: Values,
     profiles: Profiles,
     cells: Cells,
+    visitor_groups: Groups<{ VISITOR_DIMS.len() }>,
+    session_groups: Groups<{ SESSION_DIMS.len() }>,
     /// Interned id of the empty string (the total's value).
     empty: u32,
     seq: u64,
@@ -433,6 +512,8 @@ pub struct SiteWriter {
     flushed_epoch: u64,
     evicted_floor_ms: u64,
     evict_step_ms: u64,
+    /// Hours below this had their group maps released.
+    forgotten_below: u32,
 }
 
 impl SiteWriter {
@@ -449,6 +530,8 @@ impl SiteWriter {
             strings,
             profiles: Profiles::default(),
             cells: Cells::default(),
+            visitor_groups: Groups::default(),
+            session_groups: Groups::default(),
             empty,
             seq: 0,
             stats: WriterStats::default(),
@@ -457,6 +540,7 @@ impl SiteWriter {
             flushed_epoch: 0,
             evicted_floor_ms: 0,
             evict_step_ms: (config.max_lateness_ms / 4).max(config.flush_interval_ms),
+            forgotten_below: 0,
         }
     }
 
@@ -470,7 +554,8 @@ impl SiteWriter {
         self.replica
     }
 
-    /// Counters of what was applied.
+    /// Counters of what was applied (`cells` counts the cells created so
+    /// far; a group's cells are created when it is first expanded).
     pub fn stats(&self) -> WriterStats {
         WriterStats {
             cells: self.cells.slots.len(),
@@ -511,7 +596,7 @@ impl SiteWriter {
         let hour = hour_of(event.timestamp_ms);
         let pageview = event.is_pageview();
         let page = self.strings.intern(&event.pathname);
-        let profile = self.profiles.intern(event, &mut self.strings);
+        let (vprofile, sprofile, profile) = self.profiles.intern(event, &mut self.strings);
         let visitor = event.visitor_id;
         let hit = Hit {
             timestamp_ms: event.timestamp_ms,
@@ -526,30 +611,73 @@ impl SiteWriter {
             self.stats.duplicates += 1;
             return Ok(Admission::Duplicate);
         };
-        let fresh = !added.seen_before((visitor, hour, profile));
         self.stats.admitted += 1;
-
+        let memo = added.memo();
+        // Seen in this hour already: the visitor is in the total's sketch.
+        let same_hour = memo.words[MEMO_SET] == 1
+            && memo.visitor_id == visitor
+            && memo.words[MEMO_HOUR] == hour;
+        let hash = HashScheme::default().hash(visitor);
         let pv = u64::from(pageview);
-        let slots = self
-            .cells
-            .profile_slots(hour, profile, &self.profiles, self.empty);
-        // Hashed once for the seventeen sketches.
-        let hashed = HashedVisitor::new(visitor);
-        for slot in slots {
-            if let Some(s) = self.cells.touch(slot) {
-                s.counts.pageviews += pv;
-                s.counts.events += 1;
-                if fresh {
-                    s.visitors.insert_hashed(hashed);
-                }
+        let pos = self.cells.hour(hour, self.empty);
+        let Some(index) = self.cells.hours.get_mut(pos) else {
+            return Ok(Admission::New);
+        };
+
+        let (memo_v, memo_s) = (memo.words[MEMO_VISITOR_GROUP], memo.words[MEMO_SESSION_GROUP]);
+        let vgroup = if same_hour && self.visitor_groups.is(memo_v, hour, vprofile) {
+            if let Some(g) = self.visitor_groups.pending(memo_v) {
+                g.pending.pageviews += pv;
+                g.pending.events += 1;
+            }
+            memo_v
+        } else {
+            let id = self
+                .visitor_groups
+                .find_or_create(&mut index.visitor_groups, hour, vprofile);
+            if let Some(g) = self.visitor_groups.pending(id) {
+                g.pending.pageviews += pv;
+                g.pending.events += 1;
+                g.visitors.push(hash);
+            }
+            id
+        };
+        let sgroup = if same_hour && self.session_groups.is(memo_s, hour, sprofile) {
+            if let Some(g) = self.session_groups.pending(memo_s) {
+                g.pending.pageviews += pv;
+                g.pending.events += 1;
+            }
+            memo_s
+        } else {
+            let id = self
+                .session_groups
+                .find_or_create(&mut index.session_groups, hour, sprofile);
+            if let Some(g) = self.session_groups.pending(id) {
+                g.pending.pageviews += pv;
+                g.pending.events += 1;
+                g.visitors.push(hash);
+            }
+            id
+        };
+        *memo = Memo {
+            visitor_id: visitor,
+            words: [hour, vgroup, sgroup, 1],
+        };
+        let total = index.total;
+        if let Some(s) = self.cells.touch(total) {
+            s.counts.pageviews += pv;
+            s.counts.events += 1;
+            if !same_hour {
+                s.visitors.insert_hash(hash);
             }
         }
+
         let (dim, value) = if pageview {
             (Dimension::Page, page)
         } else {
             (Dimension::Goal, self.strings.intern(&event.name))
         };
-        self.count_event(CellId { hour, dim, value }, pv, visitor);
+        self.count_event(CellId { hour, dim, value }, pv, hash);
         for (key, val) in &event.props {
             self.scratch.clear();
             self.scratch.push_str(key);
@@ -557,39 +685,56 @@ impl SiteWriter {
             self.scratch.push_str(val);
             let value = self.strings.intern(&self.scratch);
             let dim = Dimension::Prop;
-            self.count_event(CellId { hour, dim, value }, pv, visitor);
+            self.count_event(CellId { hour, dim, value }, pv, hash);
         }
         Ok(Admission::New)
     }
 
-    fn count_event(&mut self, id: CellId, pv: u64, visitor: u64) {
-        let slot = self.cells.slot(id);
+    fn count_event(&mut self, id: CellId, pv: u64, hash: u64) {
+        let slot = self.cells.slot(id, self.empty);
         if let Some(s) = self.cells.touch(slot) {
             s.counts.pageviews += pv;
             s.counts.events += 1;
-            s.visitors.insert(visitor);
+            s.visitors.insert_hash(hash);
         }
     }
 
     /// Publishes the visits that changed since the last flush (additions and
-    /// retractions) and evicts the visits that can no longer change.
+    /// retractions), adds every pending group count to its cells, and evicts
+    /// the visits that can no longer change.
     pub fn flush(&mut self) {
         self.flush_until(u64::MAX);
+        self.expand();
+    }
+
+    /// Adds the pending counts of every group to its cells.
+    fn expand(&mut self) {
+        self.visitor_groups.expand(
+            &mut self.cells,
+            &VISITOR_DIMS,
+            &self.profiles.visitor.values,
+            self.empty,
+        );
+        self.session_groups.expand(
+            &mut self.cells,
+            &SESSION_DIMS,
+            &self.profiles.session.values,
+            self.empty,
+        );
     }
 
     /// Publishes the changed visits that ended (no event in the 30 minutes
     /// before `now_ms`; all of them for `u64::MAX`), then evicts.
     fn flush_until(&mut self, now_ms: u64) {
-        let Self {
-            sessions,
-            cells,
-            profiles,
-            empty,
-            ..
-        } = self;
-        sessions.publish_ended(now_ms, |visit, sign| {
-            count_visit(cells, profiles, *empty, visit, sign)
-        });
+        let mut publish = Publish {
+            cells: &mut self.cells,
+            profiles: &self.profiles,
+            visitor_groups: &mut self.visitor_groups,
+            session_groups: &mut self.session_groups,
+            empty: self.empty,
+        };
+        self.sessions
+            .publish_ended(now_ms, |visit, sign| publish.visit(visit, sign));
         // Eviction scans every timeline: do it when the floor moved by a
         // quarter of the window (memory stays within 1.25 windows).
         let floor = self.dedup.floor_ms();
@@ -597,9 +742,26 @@ impl SiteWriter {
             self.sessions.evict(floor);
             self.evicted_floor_ms = floor;
             // Visits still open may start up to a lateness window earlier.
-            let cutoff = floor.saturating_sub(self.evict_step_ms.saturating_mul(4));
-            self.cells.forget_caches_before(hour_of(cutoff));
+            let cutoff = hour_of(floor.saturating_sub(self.evict_step_ms.saturating_mul(4)));
+            if cutoff > self.forgotten_below {
+                self.forget_groups_before(cutoff);
+            }
         }
+    }
+
+    /// Expands every group, then releases the group maps of the hours before
+    /// `hour` (a late visit of such an hour gets a new group: still exact).
+    fn forget_groups_before(&mut self, hour: u32) {
+        self.expand();
+        for index in &mut self.cells.hours {
+            if index.hour < hour && index.hour >= self.forgotten_below {
+                self.visitor_groups
+                    .release(std::mem::take(&mut index.visitor_groups));
+                self.session_groups
+                    .release(std::mem::take(&mut index.session_groups));
+            }
+        }
+        self.forgotten_below = hour;
     }
 
     /// Flushes, then returns the cells touched since the last delta (with
@@ -675,43 +837,77 @@ impl SiteWriter {
     }
 }
 
-fn count_visit(cells: &mut Cells, profiles: &Profiles, empty: u32, visit: &Visit, sign: Sign) {
-    let hour = hour_of(visit.start_ms);
-    let bounce = u64::from(visit.is_bounce());
-    let duration = visit.duration_ms;
-    let mut slots = [0u32; PROFILE_CELLS + 2];
-    slots[..PROFILE_CELLS].copy_from_slice(&cells.profile_slots(
-        hour,
-        visit.profile,
-        profiles,
-        empty,
-    ));
-    slots[PROFILE_CELLS] = cells.slot(CellId {
-        hour,
-        dim: Dimension::EntryPage,
-        value: visit.entry_page,
-    });
-    slots[PROFILE_CELLS + 1] = cells.slot(CellId {
-        hour,
-        dim: Dimension::ExitPage,
-        value: visit.exit_page,
-    });
-    for (i, slot) in slots.into_iter().enumerate() {
-        let Some(s) = cells.touch(slot) else { continue };
-        let c = &mut s.counts;
-        match sign {
-            Sign::Add => {
-                c.visits_added += 1;
-                c.bounces_added += bounce;
-                c.duration_added_ms += duration;
-                if i >= PROFILE_CELLS {
-                    s.visitors.insert(visit.visitor_id);
-                }
+/// Where published visits are counted: the total, the visitor and session
+/// groups of the visit's first event's hour and profile, and its entry and
+/// exit pages.
+struct Publish<'a> {
+    cells: &'a mut Cells,
+    profiles: &'a Profiles,
+    visitor_groups: &'a mut Groups<{ VISITOR_DIMS.len() }>,
+    session_groups: &'a mut Groups<{ SESSION_DIMS.len() }>,
+    empty: u32,
+}
+
+impl Publish<'_> {
+    fn visit(&mut self, visit: &Visit, sign: Sign) {
+        let hour = hour_of(visit.start_ms);
+        let bounce = u64::from(visit.is_bounce());
+        let counts = match sign {
+            Sign::Add => Counts {
+                visits_added: 1,
+                bounces_added: bounce,
+                duration_added_ms: visit.duration_ms,
+                ..Counts::default()
+            },
+            Sign::Retract => Counts {
+                visits_retracted: 1,
+                bounces_retracted: bounce,
+                duration_retracted_ms: visit.duration_ms,
+                ..Counts::default()
+            },
+        };
+        let pos = self.cells.hour(hour, self.empty);
+        let Some(index) = self.cells.hours.get_mut(pos) else {
+            return;
+        };
+        let total = index.total;
+        if let Some(&(v, s)) = self.profiles.by_id.get(visit.profile as usize) {
+            let id = self
+                .visitor_groups
+                .find_or_create(&mut index.visitor_groups, hour, v);
+            if let Some(g) = self.visitor_groups.pending(id) {
+                g.pending.add(&counts);
             }
-            Sign::Retract => {
-                c.visits_retracted += 1;
-                c.bounces_retracted += bounce;
-                c.duration_retracted_ms += duration;
+            let id = self
+                .session_groups
+                .find_or_create(&mut index.session_groups, hour, s);
+            if let Some(g) = self.session_groups.pending(id) {
+                g.pending.add(&counts);
+            }
+        }
+        let entry = self.cells.slot(
+            CellId {
+                hour,
+                dim: Dimension::EntryPage,
+                value: visit.entry_page,
+            },
+            self.empty,
+        );
+        let exit = self.cells.slot(
+            CellId {
+                hour,
+                dim: Dimension::ExitPage,
+                value: visit.exit_page,
+            },
+            self.empty,
+        );
+        let hash = HashScheme::default().hash(visit.visitor_id);
+        for (slot, page) in [(total, false), (entry, true), (exit, true)] {
+            if let Some(s) = self.cells.touch(slot) {
+                s.counts.add(&counts);
+                if page && sign == Sign::Add {
+                    s.visitors.insert_hash(hash);
+                }
             }
         }
     }
