@@ -48,6 +48,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use smallvec::SmallVec;
+
 use crate::lattice::Lattice;
 use crate::{Error, Result};
 
@@ -162,12 +164,19 @@ pub struct UniqueSketch {
     cached: AtomicU64,
 }
 
+/// A sorted sparse list: inline up to [`INLINE_CODES`] codes, so the many
+/// cells with a few visitors allocate nothing.
+pub(crate) type Codes = SmallVec<[u32; INLINE_CODES]>;
+
+/// Sparse codes kept without a heap allocation.
+const INLINE_CODES: usize = 6;
+
 /// The two HyperLogLog++ representations.
 #[derive(Clone)]
 enum Repr {
     /// Sparse codes (see [`sparse_code`]) `sorted` strictly by slot with at
     /// most [`sparse_limit`] entries, plus unsorted recent inserts.
-    Sparse { sorted: Vec<u32>, pending: Vec<u32> },
+    Sparse { sorted: Codes, pending: Vec<u32> },
     /// Exactly one sparse code, inline: most rollup cells (a page viewed
     /// once in an hour) hold one visitor, and this saves their allocation.
     One(u32),
@@ -203,7 +212,7 @@ impl UniqueSketch {
             precision,
             hash,
             repr: Repr::Sparse {
-                sorted: Vec::new(),
+                sorted: Codes::new(),
                 pending: Vec::new(),
             },
             cached: AtomicU64::new(0f64.to_bits()),
@@ -285,7 +294,7 @@ impl UniqueSketch {
                     }
                     return;
                 }
-                let mut sorted = Vec::with_capacity(4);
+                let mut sorted = Codes::new();
                 sorted.extend(if old < code { [old, code] } else { [code, old] });
                 self.repr = Repr::Sparse {
                     sorted,
@@ -385,13 +394,13 @@ impl UniqueSketch {
             Repr::Sparse { sorted, pending } => {
                 let mut pending = pending.clone();
                 pending.sort_unstable();
-                let mut merged = Vec::with_capacity(sorted.len() + pending.len());
+                let mut merged = Codes::with_capacity(sorted.len() + pending.len());
                 merged.extend_from_slice(sorted);
                 merge_into(&mut merged, &pending);
                 if merged.len() > sparse_limit(self.precision) {
                     View::Dense(Cow::Owned(to_dense(&merged, self.precision).into_vec()))
                 } else {
-                    View::Sparse(Cow::Owned(merged))
+                    View::Sparse(Cow::Owned(merged.into_vec()))
                 }
             }
         }
@@ -476,7 +485,7 @@ impl Lattice for UniqueSketch {
         let p = self.precision;
         *self.cached.get_mut() = STALE;
         if let Repr::One(code) = self.repr {
-            let mut sorted = Vec::with_capacity(4);
+            let mut sorted = Codes::new();
             sorted.push(code);
             self.repr = Repr::Sparse {
                 sorted,
@@ -625,7 +634,7 @@ fn to_dense(codes: &[u32], precision: u8) -> Box<[u8]> {
 /// Merges sorted codes into canonical sorted codes in place (no allocation
 /// beyond the vector's growth): a backward merge into the grown vector, then
 /// one pass keeping the largest code of each slot.
-fn merge_into(sorted: &mut Vec<u32>, add: &[u32]) {
+fn merge_into(sorted: &mut Codes, add: &[u32]) {
     let old_len = sorted.len();
     sorted.resize(old_len + add.len(), 0);
     let (mut i, mut j) = (old_len, add.len());

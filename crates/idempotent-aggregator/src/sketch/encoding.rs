@@ -26,6 +26,7 @@
 //! and the decoder rejects anything the encoder would not write.
 
 use super::{
+    Codes,
     HashScheme, MAX_PRECISION, MIN_PRECISION, Repr, SPARSE_PRECISION, UniqueSketch, View,
     code_slot, sparse_limit,
 };
@@ -156,7 +157,7 @@ impl UniqueSketch {
             [] => sketch.repr,
             &[code] => Repr::One(code),
             _ => Repr::Sparse {
-                sorted: codes.to_vec(),
+                sorted: Codes::from_slice(codes),
                 pending: Vec::new(),
             },
         };
@@ -223,7 +224,7 @@ fn decode_sparse(reader: &mut Reader<'_>, precision: u8) -> Result<Repr> {
     let n = reader.varint_max("sparse entry count", sparse_limit(precision) as u64)? as usize;
     let k = rice_parameter(n);
     let mut bits = BitReader::new(reader.rest(), KIND);
-    let mut sorted = Vec::with_capacity(n);
+    let mut sorted = Codes::with_capacity(n);
     let mut next_slot = 0u32;
     let slots = 1u32 << SPARSE_PRECISION;
     for _ in 0..n {
