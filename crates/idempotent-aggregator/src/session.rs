@@ -43,6 +43,7 @@
 //! duration spans the interactive events only.
 
 use hashbrown::HashMap;
+use smallvec::SmallVec;
 
 use crate::lattice::Lattice;
 
@@ -157,7 +158,7 @@ pub enum Sign {
 /// under union. The visits are a function of it ([`Hits::visits`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hits {
-    sorted: Vec<Hit>,
+    sorted: SmallVec<[Hit; 2]>,
 }
 
 impl Hits {
@@ -237,7 +238,7 @@ impl Lattice for Hits {
         if other.sorted.is_empty() {
             return;
         }
-        let mut merged = Vec::with_capacity(self.sorted.len() + other.sorted.len());
+        let mut merged = SmallVec::with_capacity(self.sorted.len() + other.sorted.len());
         let (mut a, mut b) = (
             self.sorted.iter().peekable(),
             other.sorted.iter().peekable(),
@@ -267,7 +268,7 @@ impl Lattice for Hits {
 struct Timeline {
     hits: Hits,
     /// Sorted: the visits as the rollup currently counts them.
-    published: Vec<Visit>,
+    published: SmallVec<[Visit; 1]>,
     /// The other visitor ids linked to this timeline (salt rotation).
     aliases: Vec<u64>,
     dirty: bool,
@@ -316,7 +317,7 @@ pub struct Memo {
     /// The visitor id the memo is about (a timeline may have two ids).
     pub visitor_id: u64,
     /// Caller-defined words.
-    pub words: [u32; 4],
+    pub words: [u32; 6],
 }
 
 /// A handle on the timeline an event was added to (for the caller's cache).
@@ -329,6 +330,34 @@ impl Added<'_> {
     /// The caller's cache for this visitor ([`Memo`]).
     pub fn memo(&mut self) -> &mut Memo {
         self.memo
+    }
+}
+
+/// A visitor's timeline, opened by [`Sessionizer::open`].
+#[derive(Debug)]
+pub struct Open<'a> {
+    key: u64,
+    timeline: &'a mut Timeline,
+    dirty: &'a mut Vec<(u64, u64)>,
+}
+
+impl Open<'_> {
+    /// The caller's cache for this visitor ([`Memo`]).
+    pub fn memo(&mut self) -> &mut Memo {
+        &mut self.timeline.memo
+    }
+
+    /// Adds a hit of this visitor; `false` (and no change) when it was
+    /// already there.
+    pub fn insert(&mut self, hit: Hit) -> bool {
+        if !self.timeline.hits.insert(hit) {
+            return false;
+        }
+        if !self.timeline.dirty {
+            self.timeline.dirty = true;
+            self.dirty.push((self.key, self.timeline.ends_at()));
+        }
+        true
     }
 }
 
@@ -345,21 +374,37 @@ impl Sessionizer {
     /// Adds an admitted event. `previous_visitor_id` links the visitor's id of
     /// the previous salt epoch. Returns `None` when the hit was already there.
     pub fn add(&mut self, previous_visitor_id: Option<u64>, hit: Hit) -> Option<Added<'_>> {
-        let mut key = self.resolve(hit.visitor_id);
-        if let Some(previous) = previous_visitor_id {
-            key = self.link(key, self.resolve(previous));
-        }
-        let timeline = self.timelines.entry(key).or_default();
+        let open = self.open(hit.visitor_id, previous_visitor_id);
+        let Open {
+            key,
+            timeline,
+            dirty,
+        } = open;
         if !timeline.hits.insert(hit) {
             return None;
         }
         if !timeline.dirty {
             timeline.dirty = true;
-            self.dirty.push((key, timeline.ends_at()));
+            dirty.push((key, timeline.ends_at()));
         }
         Some(Added {
             memo: &mut timeline.memo,
         })
+    }
+
+    /// Opens the timeline of `visitor_id` (linked to `previous_visitor_id`),
+    /// so the caller can read its [`Memo`] before building the hit to add
+    /// with [`Open::insert`].
+    pub fn open(&mut self, visitor_id: u64, previous_visitor_id: Option<u64>) -> Open<'_> {
+        let mut key = self.resolve(visitor_id);
+        if let Some(previous) = previous_visitor_id {
+            key = self.link(key, self.resolve(previous));
+        }
+        Open {
+            key,
+            timeline: self.timelines.entry(key).or_default(),
+            dirty: &mut self.dirty,
+        }
     }
 
     /// Links the timelines keyed `a` and `b` (both already resolved); returns
@@ -437,7 +482,8 @@ impl Sessionizer {
             current.extend(t.hits.visits());
             current.sort_unstable();
             diff_sorted(&t.published, &current, &mut sink);
-            t.published.clone_from(&current);
+            t.published.clear();
+            t.published.extend_from_slice(&current);
         }
         self.dirty = pending;
     }
@@ -449,6 +495,11 @@ impl Sessionizer {
         self.timelines.retain(|_, t| {
             if t.dirty {
                 return true;
+            }
+            if t.hits.is_empty() {
+                // Opened without a hit ever added.
+                gone_aliases.append(&mut t.aliases);
+                return false;
             }
             let closed = t.hits.closed_prefix(floor_ms);
             if closed == 0 {

@@ -62,7 +62,9 @@ pub const DEFAULT_PRECISION: u8 = 14;
 
 /// Bits of the hash prefix kept in sparse mode (HyperLogLog++'s `p'`).
 const SPARSE_PRECISION: u32 = 25;
-/// Sparse inserts are buffered unsorted and merged in batches of this size.
+/// Sparse inserts are buffered unsorted and merged in batches of at least
+/// this size (and at most the sparse limit: a set that grows past it is
+/// sorted and merged once, then turns dense).
 const PENDING_CAPACITY: usize = 256;
 /// Sparse sets smaller than this insert straight into their sorted list.
 const DIRECT_LIMIT: usize = 32;
@@ -334,7 +336,7 @@ impl UniqueSketch {
                 if pending.last() != Some(&code) {
                     pending.push(code);
                     *self.cached.get_mut() = STALE;
-                    if pending.len() >= PENDING_CAPACITY {
+                    if pending.len() >= PENDING_CAPACITY.max(sparse_limit(p)) {
                         self.flush();
                     }
                 }
@@ -635,34 +637,41 @@ fn to_dense(codes: &[u32], precision: u8) -> Box<[u8]> {
 /// beyond the vector's growth): a backward merge into the grown vector, then
 /// one pass keeping the largest code of each slot.
 fn merge_into(sorted: &mut Codes, add: &[u32]) {
-    let old_len = sorted.len();
-    sorted.resize(old_len + add.len(), 0);
-    let (mut i, mut j) = (old_len, add.len());
-    for k in (0..sorted.len()).rev() {
-        let from_sorted = match (i.checked_sub(1), j.checked_sub(1)) {
-            (Some(a), Some(b)) => sorted[a] > add[b],
-            (Some(_), None) => break, // the rest is already in place
-            (None, _) => false,
+    if add.is_empty() {
+        return;
+    }
+    // A forward merge over plain slices into a fresh buffer: indexing the
+    // small vector in the loop would test where it lives at every step.
+    let mut out: Vec<u32> = Vec::with_capacity(sorted.len() + add.len());
+    let (mut a, mut b) = (sorted.as_slice(), add);
+    loop {
+        let next = match (a.split_first(), b.split_first()) {
+            (Some((&x, rest_a)), Some((&y, rest_b))) => {
+                if x <= y {
+                    a = rest_a;
+                    x
+                } else {
+                    b = rest_b;
+                    y
+                }
+            }
+            (Some((&x, rest)), None) => {
+                a = rest;
+                x
+            }
+            (None, Some((&y, rest))) => {
+                b = rest;
+                y
+            }
+            (None, None) => break,
         };
-        if from_sorted {
-            i -= 1;
-            sorted[k] = sorted[i];
-        } else {
-            j -= 1;
-            sorted[k] = add[j];
+        // Codes of one slot sort by rank: the later one is the larger.
+        match out.last_mut() {
+            Some(last) if code_slot(*last) == code_slot(next) => *last = next,
+            _ => out.push(next),
         }
     }
-    let mut kept = 0;
-    for r in 0..sorted.len() {
-        let code = sorted[r];
-        if kept > 0 && code_slot(sorted[kept - 1]) == code_slot(code) {
-            sorted[kept - 1] = code;
-        } else {
-            sorted[kept] = code;
-            kept += 1;
-        }
-    }
-    sorted.truncate(kept);
+    *sorted = Codes::from_vec(out);
 }
 
 /// Serializes as the bytes of [`UniqueSketch::encode`], so a sketch embedded
@@ -723,9 +732,9 @@ mod tests {
     #[test]
     fn merging_codes_keeps_one_largest_code_per_slot() {
         fn check(sorted: &[(u32, u32)], add: &[(u32, u32)], expected: &[(u32, u32)]) {
-            let mut in_place = codes(sorted);
+            let mut in_place = Codes::from_vec(codes(sorted));
             merge_into(&mut in_place, &codes(add));
-            assert_eq!(in_place, codes(expected), "{sorted:?} {add:?}");
+            assert_eq!(in_place.as_slice(), codes(expected), "{sorted:?} {add:?}");
         }
         check(&[], &[], &[]);
         check(&[], &[(5, 0), (5, 0), (9, 0)], &[(5, 0), (9, 0)]);

@@ -39,7 +39,7 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use crate::counter::ReplicaId;
 use crate::dedup::{Admission, Deduplicator};
 use crate::delta::Delta;
-use crate::rollup::{Cell, Counts, Dimension, SiteRollup, Tally, Values, hour_of};
+use crate::rollup::{Cell, Counts, DIMENSIONS, Dimension, SiteRollup, Tally, Values, hour_of};
 use crate::session::{Hit, Memo, Sessionizer, Sign, Visit};
 use crate::sketch::{HashScheme, UniqueSketch};
 use crate::{Error, Result};
@@ -67,6 +67,9 @@ const SESSION_DIMS: [Dimension; 9] = [
     Dimension::UtmContent,
     Dimension::UtmTerm,
 ];
+
+const RECENT_CELLS: bool = true;
+const RECENT_GROUPS: bool = true;
 
 /// A slot index that is no slot: an omitted empty value.
 const NO_SLOT: u32 = u32::MAX;
@@ -163,6 +166,23 @@ struct Tuples<const N: usize> {
 }
 
 impl<const N: usize> Tuples<N> {
+    /// Whether tuple `id` is `fields`.
+    #[inline]
+    fn matches(&self, id: u32, fields: &[&str; N]) -> bool {
+        let Some(key) = self.keys.get(id as usize) else {
+            return false;
+        };
+        let mut rest: &[u8] = key;
+        for f in fields {
+            let f = f.as_bytes();
+            match (rest.get(..f.len()), rest.get(f.len())) {
+                (Some(head), Some(&0xff)) if head == f => rest = &rest[f.len() + 1..],
+                _ => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
     /// The id of `fields`; `versions` lists `(version_at, name_at)` pairs whose
     /// cell value is `"name version"`.
     fn intern(
@@ -218,6 +238,15 @@ struct Profiles {
 }
 
 impl Profiles {
+    /// `(visitor profile, session profile, pair)` of `pair` if the event's
+    /// fields are those of `pair` (no hashing: a byte comparison).
+    #[inline]
+    fn matches(&self, pair: u32, e: &Event) -> Option<(u32, u32, u32)> {
+        let &(v, s) = self.by_id.get(pair as usize)?;
+        (self.visitor.matches(v, &visitor_fields(e)) && self.session.matches(s, &session_fields(e)))
+            .then_some((v, s, pair))
+    }
+
     /// `(visitor profile, session profile, pair)` of the event.
     fn intern(&mut self, e: &Event, strings: &mut Values) -> (u32, u32, u32) {
         let v = self
@@ -230,6 +259,91 @@ impl Profiles {
             u32::try_from(by_id.len() - 1).unwrap_or(u32::MAX)
         });
         (v, s, pair)
+    }
+}
+
+/// The last `(hour, index)` resolved per id (a value or profile id): events
+/// arrive mostly in time order, so the cell or group of a value is usually
+/// the one resolved for it last, found by one array read instead of a hash
+/// lookup.
+#[derive(Debug, Default)]
+struct Recent {
+    by_id: Vec<(u32, u32)>,
+}
+
+impl Recent {
+    #[inline]
+    fn get(&self, id: u32, hour: u32) -> Option<u32> {
+        match self.by_id.get(id as usize) {
+            Some(&(h, index)) if h == hour && index != NO_SLOT => Some(index),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, id: u32, hour: u32, index: u32) {
+        let at = id as usize;
+        if at >= self.by_id.len() {
+            self.by_id.resize(at + 1, (0, NO_SLOT));
+        }
+        if let Some(entry) = self.by_id.get_mut(at) {
+            *entry = (hour, index);
+        }
+    }
+}
+
+/// Append-only storage in chunks of [`CHUNK`]: growing never moves what is
+/// stored (a `Vec` of a million cells copies hundreds of megabytes while it
+/// doubles), and ids stay `u32` indexes.
+#[derive(Debug)]
+struct Arena<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+/// Items per [`Arena`] chunk.
+const CHUNK: usize = 4096;
+
+impl<T> Default for Arena<T> {
+    fn default() -> Self {
+        Self { chunks: Vec::new() }
+    }
+}
+
+impl<T> Arena<T> {
+    fn len(&self) -> usize {
+        self.chunks.len().saturating_sub(1) * CHUNK + self.chunks.last().map_or(0, Vec::len)
+    }
+
+    /// Stores `item`; returns its id.
+    fn push(&mut self, item: T) -> u32 {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let id = self.len();
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(item);
+        }
+        u32::try_from(id).unwrap_or(NO_SLOT)
+    }
+
+    #[inline]
+    fn get(&self, id: u32) -> Option<&T> {
+        let id = id as usize;
+        self.chunks.get(id / CHUNK)?.get(id % CHUNK)
+    }
+
+    #[inline]
+    fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        let id = id as usize;
+        self.chunks.get_mut(id / CHUNK)?.get_mut(id % CHUNK)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = T> {
+        self.chunks.into_iter().flatten()
     }
 }
 
@@ -271,19 +385,20 @@ struct Cells {
     hour_pos: HashMap<u32, usize>,
     /// The last `(hour, position)` looked up: consecutive events share it.
     last: Option<(u32, usize)>,
-    slots: Vec<Slot>,
+    /// Per dimension, the cell each value was last resolved to.
+    recent: Vec<Recent>,
+    slots: Arena<Slot>,
     dirty: Vec<u32>,
 }
 
 impl Cells {
-    fn new_slot(slots: &mut Vec<Slot>, id: CellId) -> u32 {
+    fn new_slot(slots: &mut Arena<Slot>, id: CellId) -> u32 {
         slots.push(Slot {
             id,
             counts: Counts::default(),
             visitors: UniqueSketch::new(),
             dirty: false,
-        });
-        u32::try_from(slots.len() - 1).unwrap_or(NO_SLOT)
+        })
     }
 
     /// The position of `hour`'s index, created with its total cell (whose
@@ -318,16 +433,39 @@ impl Cells {
         pos
     }
 
+    #[inline]
     fn slot(&mut self, id: CellId, empty: u32) -> u32 {
+        if RECENT_CELLS
+            && let Some(slot) = self
+                .recent
+                .get(usize::from(id.dim.tag()))
+                .and_then(|r| r.get(id.value, id.hour))
+        {
+            return slot;
+        }
+        self.slot_slow(id, empty)
+    }
+
+    fn slot_slow(&mut self, id: CellId, empty: u32) -> u32 {
         let pos = self.hour(id.hour, empty);
         let slots = &mut self.slots;
         let Some(index) = self.hours.get_mut(pos) else {
             return NO_SLOT;
         };
-        *index
+        let slot = *index
             .cells
             .entry((id.dim, id.value))
-            .or_insert_with(|| Self::new_slot(slots, id))
+            .or_insert_with(|| Self::new_slot(slots, id));
+        if !RECENT_CELLS {
+            return slot;
+        }
+        if self.recent.is_empty() {
+            self.recent = (0..DIMENSIONS).map(|_| Recent::default()).collect();
+        }
+        if let Some(recent) = self.recent.get_mut(usize::from(id.dim.tag())) {
+            recent.set(id.value, id.hour, slot);
+        }
+        slot
     }
 
     /// The slots of `dims[i] = values[i]` in `hour` (`NO_SLOT` for an
@@ -351,7 +489,7 @@ impl Cells {
 
     #[inline]
     fn touch(&mut self, slot: u32) -> Option<&mut Slot> {
-        let s = self.slots.get_mut(slot as usize)?;
+        let s = self.slots.get_mut(slot)?;
         if !s.dirty {
             s.dirty = true;
             self.dirty.push(slot);
@@ -370,8 +508,6 @@ struct Group<const N: usize> {
     hour: u32,
     profile: u32,
     pending: Counts,
-    /// Visitor hashes (default scheme) to insert into the cells' sketches.
-    visitors: Vec<u64>,
     /// The group's cells, resolved at its first expansion.
     slots: Option<[u32; N]>,
     dirty: bool,
@@ -380,37 +516,52 @@ struct Group<const N: usize> {
 /// The groups of one kind of profile (visitor or session), for every hour.
 #[derive(Debug, Default)]
 struct Groups<const N: usize> {
-    all: Vec<Group<N>>,
+    all: Arena<Group<N>>,
     dirty: Vec<u32>,
+    /// `(group, visitor hash)`: visitors to insert into the sketches of the
+    /// group's cells (one list for all groups: no allocation per group).
+    visitors: Vec<(u32, u64)>,
     /// Ids of groups whose hour was forgotten, for reuse.
     free: Vec<u32>,
+    /// The group each profile was last resolved to.
+    recent: Recent,
 }
 
 impl<const N: usize> Groups<N> {
     /// The group of `profile` in the hour whose group map is `map`.
     #[inline]
     fn find_or_create(&mut self, map: &mut HashMap<u32, u32>, hour: u32, profile: u32) -> u32 {
+        if RECENT_GROUPS
+            && let Some(id) = self.recent.get(profile, hour)
+            && self.is(id, hour, profile)
+        {
+            return id;
+        }
+        let id = self.create(map, hour, profile);
+        if RECENT_GROUPS {
+            self.recent.set(profile, hour, id);
+        }
+        id
+    }
+
+    fn create(&mut self, map: &mut HashMap<u32, u32>, hour: u32, profile: u32) -> u32 {
         let (all, free) = (&mut self.all, &mut self.free);
         *map.entry(profile).or_insert_with(|| {
             let group = Group {
                 hour,
                 profile,
                 pending: Counts::default(),
-                visitors: Vec::new(),
                 slots: None,
                 dirty: false,
             };
             match free.pop() {
                 Some(id) => {
-                    if let Some(g) = all.get_mut(id as usize) {
+                    if let Some(g) = all.get_mut(id) {
                         *g = group;
                     }
                     id
                 }
-                None => {
-                    all.push(group);
-                    u32::try_from(all.len() - 1).unwrap_or(u32::MAX)
-                }
+                None => all.push(group),
             }
         })
     }
@@ -420,14 +571,14 @@ impl<const N: usize> Groups<N> {
     #[inline]
     fn is(&self, id: u32, hour: u32, profile: u32) -> bool {
         self.all
-            .get(id as usize)
+            .get(id)
             .is_some_and(|g| g.hour == hour && g.profile == profile)
     }
 
     /// The group `id`, marked to be expanded.
     #[inline]
     fn pending(&mut self, id: u32) -> Option<&mut Group<N>> {
-        let g = self.all.get_mut(id as usize)?;
+        let g = self.all.get_mut(id)?;
         if !g.dirty {
             g.dirty = true;
             self.dirty.push(id);
@@ -444,7 +595,7 @@ impl<const N: usize> Groups<N> {
         empty: u32,
     ) {
         for id in std::mem::take(&mut self.dirty) {
-            let Some(g) = self.all.get_mut(id as usize) else {
+            let Some(g) = self.all.get_mut(id) else {
                 continue;
             };
             g.dirty = false;
@@ -460,13 +611,20 @@ impl<const N: usize> Groups<N> {
             for slot in slots {
                 if let Some(s) = cells.touch(slot) {
                     s.counts.add(&g.pending);
-                    for &hash in &g.visitors {
-                        s.visitors.insert_hash(hash);
-                    }
                 }
             }
             g.pending = Counts::default();
-            g.visitors.clear();
+        }
+        // Every group with visitors was dirty: its cells are resolved.
+        for (id, hash) in self.visitors.drain(..) {
+            let Some(slots) = self.all.get(id).and_then(|g| g.slots) else {
+                continue;
+            };
+            for slot in slots {
+                if let Some(s) = cells.slots.get_mut(slot) {
+                    s.visitors.insert_hash(hash);
+                }
+            }
         }
     }
 
@@ -474,8 +632,7 @@ impl<const N: usize> Groups<N> {
     /// reusable.
     fn release(&mut self, map: HashMap<u32, u32>) {
         for (_, id) in map {
-            if let Some(g) = self.all.get_mut(id as usize) {
-                g.visitors = Vec::new();
+            if let Some(g) = self.all.get_mut(id) {
                 g.hour = u32::MAX;
                 self.free.push(id);
             }
@@ -483,12 +640,14 @@ impl<const N: usize> Groups<N> {
     }
 }
 
-/// Memo words (see [`crate::session::Memo`]): the hour, visitor group and
-/// session group of the visitor's last event, and whether they are set.
+/// Memo words (see [`crate::session::Memo`]): the hour, visitor group,
+/// session group and profile of the visitor's last event, and whether they
+/// are set.
 const MEMO_HOUR: usize = 0;
 const MEMO_VISITOR_GROUP: usize = 1;
 const MEMO_SESSION_GROUP: usize = 2;
-const MEMO_SET: usize = 3;
+const MEMO_PROFILE: usize = 3;
+const MEMO_SET: usize = 4;
 
 /// The single writer of one site's rollups (module docs).
 #[derive(Debug)]
@@ -596,8 +755,17 @@ impl SiteWriter {
         let hour = hour_of(event.timestamp_ms);
         let pageview = event.is_pageview();
         let page = self.strings.intern(&event.pathname);
-        let (vprofile, sprofile, profile) = self.profiles.intern(event, &mut self.strings);
         let visitor = event.visitor_id;
+        let mut open = self.sessions.open(visitor, event.previous_visitor_id);
+        let memo = *open.memo();
+        let memo_valid = memo.words[MEMO_SET] == 1 && memo.visitor_id == visitor;
+        // A visitor's events mostly share their profile: compare with the
+        // last one's before hashing the fields.
+        let (vprofile, sprofile, profile) =
+            match memo_valid.then(|| self.profiles.matches(memo.words[MEMO_PROFILE], event)) {
+                Some(Some(found)) => found,
+                _ => self.profiles.intern(event, &mut self.strings),
+            };
         let hit = Hit {
             timestamp_ms: event.timestamp_ms,
             event_id: event.event_id,
@@ -607,16 +775,13 @@ impl SiteWriter {
             pageview,
             interactive: event.interactive,
         };
-        let Some(mut added) = self.sessions.add(event.previous_visitor_id, hit) else {
+        if !open.insert(hit) {
             self.stats.duplicates += 1;
             return Ok(Admission::Duplicate);
-        };
+        }
         self.stats.admitted += 1;
-        let memo = added.memo();
         // Seen in this hour already: the visitor is in the total's sketch.
-        let same_hour = memo.words[MEMO_SET] == 1
-            && memo.visitor_id == visitor
-            && memo.words[MEMO_HOUR] == hour;
+        let same_hour = memo_valid && memo.words[MEMO_HOUR] == hour;
         let hash = HashScheme::default().hash(visitor);
         let pv = u64::from(pageview);
         let pos = self.cells.hour(hour, self.empty);
@@ -638,8 +803,8 @@ impl SiteWriter {
             if let Some(g) = self.visitor_groups.pending(id) {
                 g.pending.pageviews += pv;
                 g.pending.events += 1;
-                g.visitors.push(hash);
             }
+            self.visitor_groups.visitors.push((id, hash));
             id
         };
         let sgroup = if same_hour && self.session_groups.is(memo_s, hour, sprofile) {
@@ -655,13 +820,13 @@ impl SiteWriter {
             if let Some(g) = self.session_groups.pending(id) {
                 g.pending.pageviews += pv;
                 g.pending.events += 1;
-                g.visitors.push(hash);
             }
+            self.session_groups.visitors.push((id, hash));
             id
         };
-        *memo = Memo {
+        *open.memo() = Memo {
             visitor_id: visitor,
-            words: [hour, vgroup, sgroup, 1],
+            words: [hour, vgroup, sgroup, profile, 1, 0],
         };
         let total = index.total;
         if let Some(s) = self.cells.touch(total) {
@@ -777,7 +942,7 @@ impl SiteWriter {
         let mut rollup = SiteRollup::new(self.site.clone());
         rollup.mark_seen(self.replica, self.seq);
         for slot in std::mem::take(&mut self.cells.dirty) {
-            let Some(s) = self.cells.slots.get_mut(slot as usize) else {
+            let Some(s) = self.cells.slots.get_mut(slot) else {
                 continue;
             };
             s.dirty = false;
@@ -798,7 +963,7 @@ impl SiteWriter {
         for seq in 1..=self.seq {
             rollup.mark_seen(self.replica, seq);
         }
-        for s in &self.cells.slots {
+        for s in self.cells.slots.iter() {
             let cell = rollup.cell_mut_by_id(s.id.hour, s.id.dim, s.id.value);
             *cell = Cell {
                 tally: Tally::single(self.replica, s.counts),
@@ -816,7 +981,7 @@ impl SiteWriter {
         for seq in 1..=self.seq {
             rollup.mark_seen(self.replica, seq);
         }
-        for s in self.cells.slots {
+        for s in self.cells.slots.into_iter() {
             let cell = rollup.cell_mut_by_id(s.id.hour, s.id.dim, s.id.value);
             *cell = Cell {
                 tally: Tally::single(self.replica, s.counts),
