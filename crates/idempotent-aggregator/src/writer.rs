@@ -31,7 +31,7 @@
 //! new visitor, hour and profile), visit publication (nineteen cells per
 //! visit), interning the event's strings, cell lookups, sessions.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 
 use glinto_event_model::Event;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
@@ -159,28 +159,35 @@ fn session_fields(e: &Event) -> [&str; 9] {
 struct Tuples<const N: usize> {
     hasher: DefaultHashBuilder,
     table: HashTable<u32>,
-    keys: Vec<Box<[u8]>>,
+    /// Every tuple's key laid end to end (one dense buffer to compare in).
+    bytes: Vec<u8>,
+    /// `(start, end)` of each tuple's key in `bytes`.
+    spans: Vec<(u32, u32)>,
     /// The cell value ids of each tuple.
     values: Vec<[u32; N]>,
-    scratch: Vec<u8>,
 }
 
 impl<const N: usize> Tuples<N> {
+    fn key(&self, id: u32) -> Option<&[u8]> {
+        let &(start, end) = self.spans.get(id as usize)?;
+        self.bytes.get(start as usize..end as usize)
+    }
+
     /// Whether tuple `id` is `fields`.
     #[inline]
     fn matches(&self, id: u32, fields: &[&str; N]) -> bool {
-        let Some(key) = self.keys.get(id as usize) else {
-            return false;
-        };
-        let mut rest: &[u8] = key;
+        self.key(id).is_some_and(|key| key_matches(key, fields))
+    }
+
+    /// The hash of `fields` (the same as [`key_hash`] of their key).
+    #[inline]
+    fn hash(&self, fields: &[&str; N]) -> u64 {
+        let mut h = self.hasher.build_hasher();
         for f in fields {
-            let f = f.as_bytes();
-            match (rest.get(..f.len()), rest.get(f.len())) {
-                (Some(head), Some(&0xff)) if head == f => rest = &rest[f.len() + 1..],
-                _ => return false,
-            }
+            h.write(f.as_bytes());
+            h.write_u8(0xff);
         }
-        rest.is_empty()
+        h.finish()
     }
 
     /// The id of `fields`; `versions` lists `(version_at, name_at)` pairs whose
@@ -191,17 +198,8 @@ impl<const N: usize> Tuples<N> {
         strings: &mut Values,
         versions: &[(usize, usize)],
     ) -> u32 {
-        self.scratch.clear();
-        for f in fields {
-            self.scratch.extend_from_slice(f.as_bytes());
-            self.scratch.push(0xff);
-        }
-        let key = self.scratch.as_slice();
-        let hash = self.hasher.hash_one(key);
-        let keys = &self.keys;
-        let found = self.table.find(hash, |&id| {
-            keys.get(id as usize).is_some_and(|k| &**k == key)
-        });
+        let hash = self.hash(fields);
+        let found = self.table.find(hash, |&id| self.matches(id, fields));
         if let Some(&id) = found {
             return id;
         }
@@ -216,14 +214,76 @@ impl<const N: usize> Tuples<N> {
             };
             values[version_at] = strings.intern(&combined);
         }
-        let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
-        self.keys.push(key.into());
+        let id = u32::try_from(self.spans.len()).unwrap_or(u32::MAX);
+        let start = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
+        for f in fields {
+            self.bytes.extend_from_slice(f.as_bytes());
+            self.bytes.push(0xff);
+        }
+        let end = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
+        self.spans.push((start, end));
         self.values.push(values);
-        let (hasher, keys) = (&self.hasher, &self.keys);
+        let (hasher, bytes, spans) = (&self.hasher, &self.bytes, &self.spans);
         self.table.insert_unique(hash, id, |&id| {
-            hasher.hash_one(keys.get(id as usize).map_or(&[][..], |k| &k[..]))
+            let &(start, end) = spans.get(id as usize).unwrap_or(&(0, 0));
+            key_hash(hasher, bytes.get(start as usize..end as usize).unwrap_or(&[]))
         });
         id
+    }
+}
+
+/// The hash of a stored key: its fields (each ended by `0xff`) hashed as
+/// [`Tuples::hash`] hashes them.
+fn key_hash(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    let Some(key) = key.strip_suffix(&[0xff]) else {
+        return h.finish();
+    };
+    for field in key.split(|&b| b == 0xff) {
+        h.write(field);
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+/// Whether `key` is `fields`, each followed by `0xff`. The fields are short
+/// (a country code, a browser name): compared inline rather than through a
+/// `memcmp` call each.
+#[inline]
+fn key_matches(mut key: &[u8], fields: &[&str]) -> bool {
+    for f in fields {
+        let f = f.as_bytes();
+        match (key.get(..f.len()), key.get(f.len())) {
+            (Some(head), Some(&0xff)) if eq_short(head, f) => key = &key[f.len() + 1..],
+            _ => return false,
+        }
+    }
+    key.is_empty()
+}
+
+/// `a == b` for slices of equal length, without a library call when short.
+#[inline]
+fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let load8 = |s: &[u8], at: usize| -> u64 {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let load4 = |s: &[u8], at: usize| -> u32 {
+        s.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    match n {
+        0 => true,
+        1..=3 => a.first() == b.first() && a.get(n / 2) == b.get(n / 2) && a.last() == b.last(),
+        4..=7 => load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4),
+        8..=16 => load8(a, 0) == load8(b, 0) && load8(a, n - 8) == load8(b, n - 8),
+        _ => a == b,
     }
 }
 
