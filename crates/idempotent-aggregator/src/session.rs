@@ -42,6 +42,8 @@
 //! visit (a visit of custom events only is a visit that is not a bounce); the
 //! duration spans the interactive events only.
 
+use std::collections::VecDeque;
+
 use hashbrown::HashMap;
 use smallvec::SmallVec;
 
@@ -207,6 +209,22 @@ impl Hits {
             .filter_map(Visit::of)
     }
 
+    /// When the first visit ends unless extended: its last hit plus
+    /// [`VISIT_GAP_MS`] (0 without hits).
+    fn first_visit_end(&self) -> u64 {
+        let mut end = match self.sorted.first() {
+            Some(first) => first.timestamp_ms,
+            None => return 0,
+        };
+        for hit in self.sorted.iter().skip(1) {
+            if hit.timestamp_ms - end > VISIT_GAP_MS {
+                break;
+            }
+            end = hit.timestamp_ms;
+        }
+        end.saturating_add(VISIT_GAP_MS)
+    }
+
     /// Index of the first hit of the first visit that may still change, given
     /// that no hit below `floor_ms` will ever be added.
     fn closed_prefix(&self, floor_ms: u64) -> usize {
@@ -306,6 +324,9 @@ pub struct Sessionizer {
     /// [`VISIT_GAP_MS`]): hits only extend it, so a flush before the bound
     /// skips the timeline without looking it up.
     dirty: Vec<(u64, u64)>,
+    /// `(when the first visit ends unless extended, key)` of the published
+    /// timelines, in publication order: what [`Sessionizer::evict`] looks at.
+    expiry: VecDeque<(u64, u64)>,
 }
 
 /// A few words a caller keeps per visitor timeline, opaque to the
@@ -484,6 +505,7 @@ impl Sessionizer {
             diff_sorted(&t.published, &current, &mut sink);
             t.published.clear();
             t.published.extend_from_slice(&current);
+            self.expiry.push_back((t.hits.first_visit_end(), key));
         }
         self.dirty = pending;
     }
@@ -491,31 +513,38 @@ impl Sessionizer {
     /// Drops the visits that no event at or above `floor_ms` can change any
     /// more (call after [`Self::publish`]; dirty timelines are kept whole).
     pub fn evict(&mut self, floor_ms: u64) {
-        let mut gone_aliases = Vec::new();
-        self.timelines.retain(|_, t| {
-            if t.dirty {
-                return true;
+        // Only the timelines whose first visit may have closed are looked at.
+        // The queue is in publication order, which is close to the order of
+        // the times it holds (a visit is published once it ended): an entry
+        // stuck behind a later one waits at most a lateness window longer.
+        while let Some(&(at, key)) = self.expiry.front() {
+            if at >= floor_ms {
+                break;
             }
-            if t.hits.is_empty() {
-                // Opened without a hit ever added.
-                gone_aliases.append(&mut t.aliases);
-                return false;
+            self.expiry.pop_front();
+            let Some(t) = self.timelines.get_mut(&key) else {
+                continue;
+            };
+            if t.dirty {
+                // Queued again when it is published.
+                continue;
             }
             let closed = t.hits.closed_prefix(floor_ms);
-            if closed == 0 {
-                return true;
-            }
             if closed >= t.hits.len() {
-                gone_aliases.append(&mut t.aliases);
-                return false;
+                let aliases = std::mem::take(&mut t.aliases);
+                self.timelines.remove(&key);
+                for alias in aliases {
+                    self.links.remove(&alias);
+                }
+                continue;
             }
-            let first_open = t.hits.sorted[closed].timestamp_ms;
-            t.hits.sorted.drain(..closed);
-            t.published.retain(|v| v.start_ms >= first_open);
-            true
-        });
-        for alias in gone_aliases {
-            self.links.remove(&alias);
+            if closed > 0 {
+                let first_open = t.hits.sorted[closed].timestamp_ms;
+                t.hits.sorted.drain(..closed);
+                t.published.retain(|v| v.start_ms >= first_open);
+            }
+            self.expiry
+                .push_back((t.hits.first_visit_end().max(floor_ms), key));
         }
     }
 

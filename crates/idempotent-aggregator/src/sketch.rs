@@ -323,6 +323,11 @@ impl UniqueSketch {
                         }
                     }
                     Err(i) => {
+                        if sorted.len() == INLINE_CODES {
+                            // Leaving the inline buffer: one allocation for
+                            // the whole direct range rather than three.
+                            sorted.reserve_exact(DIRECT_LIMIT - INLINE_CODES);
+                        }
                         sorted.insert(i, code);
                         *self.cached.get_mut() = STALE;
                         if sorted.len() > sparse_limit(p) {
@@ -334,6 +339,9 @@ impl UniqueSketch {
             Repr::Sparse { pending, .. } => {
                 let code = sparse_code(hash, p);
                 if pending.last() != Some(&code) {
+                    if pending.capacity() == 0 {
+                        pending.reserve_exact(2 * DIRECT_LIMIT);
+                    }
                     pending.push(code);
                     *self.cached.get_mut() = STALE;
                     if pending.len() >= PENDING_CAPACITY.max(sparse_limit(p)) {
@@ -633,9 +641,8 @@ fn to_dense(codes: &[u32], precision: u8) -> Box<[u8]> {
     registers
 }
 
-/// Merges sorted codes into canonical sorted codes in place (no allocation
-/// beyond the vector's growth): a backward merge into the grown vector, then
-/// one pass keeping the largest code of each slot.
+/// Merges sorted codes into `sorted`, keeping the largest code of each slot
+/// (the result is canonical).
 fn merge_into(sorted: &mut Codes, add: &[u32]) {
     if add.is_empty() {
         return;

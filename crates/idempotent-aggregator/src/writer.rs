@@ -478,14 +478,18 @@ impl Cells {
                 value: empty,
             };
             let total = Self::new_slot(slots, id);
-            let mut cells = HashMap::new();
+            // Sized like the previous hour's: growing a map rehashes it.
+            let hint = |f: fn(&HourIndex) -> usize| hours.last().map_or(0, f);
+            let mut cells = HashMap::with_capacity(hint(|h| h.cells.len()));
             cells.insert((Dimension::Total, empty), total);
+            let visitor_groups = HashMap::with_capacity(hint(|h| h.visitor_groups.len()));
+            let session_groups = HashMap::with_capacity(hint(|h| h.session_groups.len()));
             hours.push(HourIndex {
                 hour,
                 total,
                 cells,
-                visitor_groups: HashMap::new(),
-                session_groups: HashMap::new(),
+                visitor_groups,
+                session_groups,
             });
             hours.len() - 1
         });
