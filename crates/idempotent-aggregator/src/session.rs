@@ -65,9 +65,10 @@ pub struct Hit {
     pub visitor_id: u64,
     /// Interned page (pathname) id.
     pub page: u32,
-    /// Interned profile id: the visit-level dimension values (source, UTM,
-    /// country, browser...) of this event.
-    pub profile: u32,
+    /// Interned profile ids `(visitor profile, session profile)`: the
+    /// visit-level dimension values (country, browser... and source, UTM...)
+    /// of this event.
+    pub profile: (u32, u32),
     /// Whether the event is a page view.
     pub pageview: bool,
     /// Whether the event counts for bounce and duration.
@@ -95,8 +96,9 @@ pub struct Visit {
     pub entry_page: u32,
     /// Page of the last page view (of the last event when there is none).
     pub exit_page: u32,
-    /// Profile of the first event: the visit's source, UTM, country...
-    pub profile: u32,
+    /// Profiles of the first event: the visit's country, browser... and
+    /// source, UTM...
+    pub profile: (u32, u32),
     /// Visitor id of the first event.
     pub visitor_id: u64,
 }
@@ -596,7 +598,7 @@ mod tests {
             event_id: id,
             visitor_id: visitor,
             page,
-            profile: 0,
+            profile: (0, 0),
             pageview,
             interactive: true,
         }

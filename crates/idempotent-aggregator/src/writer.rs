@@ -287,38 +287,30 @@ fn eq_short(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// An event's profile: the pair (visitor profile, session profile), each
-/// interned separately (a few thousand of each) and the pair on top.
+/// An event's profiles: the visitor profile and the session profile, each
+/// interned separately (a few thousand of each).
 #[derive(Debug, Default)]
 struct Profiles {
     visitor: Tuples<7>,
     session: Tuples<9>,
-    pairs: HashMap<(u32, u32), u32>,
-    by_id: Vec<(u32, u32)>,
 }
 
 impl Profiles {
-    /// `(visitor profile, session profile, pair)` of `pair` if the event's
-    /// fields are those of `pair` (no hashing: a byte comparison).
+    /// Whether the event's fields are those of `profile` (no hashing: a
+    /// byte comparison).
     #[inline]
-    fn matches(&self, pair: u32, e: &Event) -> Option<(u32, u32, u32)> {
-        let &(v, s) = self.by_id.get(pair as usize)?;
-        (self.visitor.matches(v, &visitor_fields(e)) && self.session.matches(s, &session_fields(e)))
-            .then_some((v, s, pair))
+    fn matches(&self, profile: (u32, u32), e: &Event) -> bool {
+        self.visitor.matches(profile.0, &visitor_fields(e))
+            && self.session.matches(profile.1, &session_fields(e))
     }
 
-    /// `(visitor profile, session profile, pair)` of the event.
-    fn intern(&mut self, e: &Event, strings: &mut Values) -> (u32, u32, u32) {
+    /// `(visitor profile, session profile)` of the event.
+    fn intern(&mut self, e: &Event, strings: &mut Values) -> (u32, u32) {
         let v = self
             .visitor
             .intern(&visitor_fields(e), strings, &[(2, 1), (4, 3)]);
         let s = self.session.intern(&session_fields(e), strings, &[]);
-        let by_id = &mut self.by_id;
-        let pair = *self.pairs.entry((v, s)).or_insert_with(|| {
-            by_id.push((v, s));
-            u32::try_from(by_id.len() - 1).unwrap_or(u32::MAX)
-        });
-        (v, s, pair)
+        (v, s)
     }
 }
 
@@ -705,13 +697,14 @@ impl<const N: usize> Groups<N> {
 }
 
 /// Memo words (see [`crate::session::Memo`]): the hour, visitor group,
-/// session group and profile of the visitor's last event, and whether they
-/// are set.
+/// session group, visitor profile and session profile of the visitor's last
+/// event, and whether they are set.
 const MEMO_HOUR: usize = 0;
 const MEMO_VISITOR_GROUP: usize = 1;
 const MEMO_SESSION_GROUP: usize = 2;
-const MEMO_PROFILE: usize = 3;
-const MEMO_SET: usize = 4;
+const MEMO_VISITOR_PROFILE: usize = 3;
+const MEMO_SESSION_PROFILE: usize = 4;
+const MEMO_SET: usize = 5;
 
 /// The single writer of one site's rollups (module docs).
 #[derive(Debug)]
@@ -823,13 +816,15 @@ impl SiteWriter {
         let mut open = self.sessions.open(visitor, event.previous_visitor_id);
         let memo = *open.memo();
         let memo_valid = memo.words[MEMO_SET] == 1 && memo.visitor_id == visitor;
-        // A visitor's events mostly share their profile: compare with the
+        // A visitor's events mostly share their profiles: compare with the
         // last one's before hashing the fields.
-        let (vprofile, sprofile, profile) =
-            match memo_valid.then(|| self.profiles.matches(memo.words[MEMO_PROFILE], event)) {
-                Some(Some(found)) => found,
-                _ => self.profiles.intern(event, &mut self.strings),
-            };
+        let last = (memo.words[MEMO_VISITOR_PROFILE], memo.words[MEMO_SESSION_PROFILE]);
+        let profile = if memo_valid && self.profiles.matches(last, event) {
+            last
+        } else {
+            self.profiles.intern(event, &mut self.strings)
+        };
+        let (vprofile, sprofile) = profile;
         let hit = Hit {
             timestamp_ms: event.timestamp_ms,
             event_id: event.event_id,
@@ -890,7 +885,7 @@ impl SiteWriter {
         };
         *open.memo() = Memo {
             visitor_id: visitor,
-            words: [hour, vgroup, sgroup, profile, 1, 0],
+            words: [hour, vgroup, sgroup, vprofile, sprofile, 1],
         };
         let total = index.total;
         if let Some(s) = self.cells.touch(total) {
@@ -957,7 +952,6 @@ impl SiteWriter {
     fn flush_until(&mut self, now_ms: u64) {
         let mut publish = Publish {
             cells: &mut self.cells,
-            profiles: &self.profiles,
             visitor_groups: &mut self.visitor_groups,
             session_groups: &mut self.session_groups,
             empty: self.empty,
@@ -1071,7 +1065,6 @@ impl SiteWriter {
 /// exit pages.
 struct Publish<'a> {
     cells: &'a mut Cells,
-    profiles: &'a Profiles,
     visitor_groups: &'a mut Groups<{ VISITOR_DIMS.len() }>,
     session_groups: &'a mut Groups<{ SESSION_DIMS.len() }>,
     empty: u32,
@@ -1100,7 +1093,8 @@ impl Publish<'_> {
             return;
         };
         let total = index.total;
-        if let Some(&(v, s)) = self.profiles.by_id.get(visit.profile as usize) {
+        let (v, s) = visit.profile;
+        {
             let id = self
                 .visitor_groups
                 .find_or_create(&mut index.visitor_groups, hour, v);

@@ -34,7 +34,7 @@ fn hits() -> impl Strategy<Value = Hits> {
                 event_id: id,
                 visitor_id: 1,
                 page: (id % 3) as u32,
-                profile: 0,
+                profile: (0, 0),
                 pageview: id % 4 != 0,
                 interactive: id != 5,
             });
