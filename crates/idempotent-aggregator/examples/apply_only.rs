@@ -86,9 +86,23 @@ fn run() -> Result<(), String> {
 fn touch(e: &Event) -> u64 {
     let mut x = 0u64;
     for s in [
-        &e.site, &e.name, &e.hostname, &e.pathname, &e.referrer, &e.source, &e.utm_source,
-        &e.utm_medium, &e.utm_campaign, &e.utm_content, &e.utm_term, &e.country_code,
-        &e.browser, &e.browser_version, &e.os, &e.os_version, &e.screen,
+        &e.site,
+        &e.name,
+        &e.hostname,
+        &e.pathname,
+        &e.referrer,
+        &e.source,
+        &e.utm_source,
+        &e.utm_medium,
+        &e.utm_campaign,
+        &e.utm_content,
+        &e.utm_term,
+        &e.country_code,
+        &e.browser,
+        &e.browser_version,
+        &e.os,
+        &e.os_version,
+        &e.screen,
     ] {
         for b in s.as_bytes() {
             x = x.wrapping_add(u64::from(*b));

@@ -704,6 +704,22 @@ mod tests {
     }
 
     #[test]
+    fn a_long_lived_visitor_keeps_only_its_open_visits() {
+        // A visit every 40 minutes for 20 hours, published and evicted as a
+        // writer does (horizon one hour behind the newest event).
+        let mut s = Sessionizer::new();
+        for i in 0..30u64 {
+            s.add(None, hit(1, i * 40, i + 1, 1, true));
+            s.publish(|_, _| {});
+            s.evict((i * 40).saturating_sub(60) * MIN);
+            assert!(s.stats().hits <= 3, "{:?} after {i}", s.stats());
+        }
+        assert_eq!(s.stats().visitors, 1);
+        s.evict(30 * 40 * MIN);
+        assert_eq!(s.stats(), SessionStats::default());
+    }
+
+    #[test]
     fn closed_visits_are_evicted() {
         let mut s = Sessionizer::new();
         s.add(None, hit(1, 0, 1, 1, true));

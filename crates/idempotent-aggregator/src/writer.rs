@@ -226,7 +226,10 @@ impl<const N: usize> Tuples<N> {
         let (hasher, bytes, spans) = (&self.hasher, &self.bytes, &self.spans);
         self.table.insert_unique(hash, id, |&id| {
             let &(start, end) = spans.get(id as usize).unwrap_or(&(0, 0));
-            key_hash(hasher, bytes.get(start as usize..end as usize).unwrap_or(&[]))
+            key_hash(
+                hasher,
+                bytes.get(start as usize..end as usize).unwrap_or(&[]),
+            )
         });
         id
     }
@@ -658,7 +661,10 @@ impl<const N: usize> Groups<N> {
             let slots = match g.slots {
                 Some(slots) => slots,
                 None => {
-                    let profile = values.get(g.profile as usize).copied().unwrap_or([empty; N]);
+                    let profile = values
+                        .get(g.profile as usize)
+                        .copied()
+                        .unwrap_or([empty; N]);
                     let slots = cells.dim_slots(g.hour, dims, &profile, empty);
                     g.slots = Some(slots);
                     slots
@@ -818,7 +824,10 @@ impl SiteWriter {
         let memo_valid = memo.words[MEMO_SET] == 1 && memo.visitor_id == visitor;
         // A visitor's events mostly share their profiles: compare with the
         // last one's before hashing the fields.
-        let last = (memo.words[MEMO_VISITOR_PROFILE], memo.words[MEMO_SESSION_PROFILE]);
+        let last = (
+            memo.words[MEMO_VISITOR_PROFILE],
+            memo.words[MEMO_SESSION_PROFILE],
+        );
         let profile = if memo_valid && self.profiles.matches(last, event) {
             last
         } else {
@@ -848,7 +857,10 @@ impl SiteWriter {
             return Ok(Admission::New);
         };
 
-        let (memo_v, memo_s) = (memo.words[MEMO_VISITOR_GROUP], memo.words[MEMO_SESSION_GROUP]);
+        let (memo_v, memo_s) = (
+            memo.words[MEMO_VISITOR_GROUP],
+            memo.words[MEMO_SESSION_GROUP],
+        );
         let vgroup = if same_hour && self.visitor_groups.is(memo_v, hour, vprofile) {
             if let Some(g) = self.visitor_groups.pending(memo_v) {
                 g.pending.pageviews += pv;
@@ -1133,5 +1145,62 @@ impl Publish<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The inline comparison agrees with `==` at every length, including
+        /// slices that differ in a single byte.
+        #[test]
+        fn eq_short_is_equality(a in proptest::collection::vec(any::<u8>(), 0..40), flip in any::<prop::sample::Index>()) {
+            prop_assert!(eq_short(&a, &a.clone()));
+            if !a.is_empty() {
+                let mut b = a.clone();
+                let at = flip.index(b.len());
+                b[at] ^= 1;
+                prop_assert!(!eq_short(&a, &b));
+            }
+            prop_assert_eq!(eq_short(&a, &a[..a.len() / 2]), a.is_empty());
+        }
+
+        /// A stored key rehashes to the hash its fields were looked up by,
+        /// and matches exactly its own fields.
+        #[test]
+        fn tuple_keys_hash_and_match_like_their_fields(
+            fields in proptest::array::uniform3("[a-z<>=0-9 ]{0,12}"),
+            other in proptest::array::uniform3("[a-z<>=0-9 ]{0,12}"),
+        ) {
+            let mut tuples = Tuples::<3>::default();
+            let mut strings = Values::default();
+            fn as_refs(f: &[String; 3]) -> [&str; 3] {
+                [&f[0], &f[1], &f[2]]
+            }
+            let id = tuples.intern(&as_refs(&fields), &mut strings, &[]);
+            let key = tuples.key(id).map(<[u8]>::to_vec).unwrap_or_default();
+            prop_assert_eq!(key_hash(&tuples.hasher, &key), tuples.hash(&as_refs(&fields)));
+            prop_assert!(tuples.matches(id, &as_refs(&fields)));
+            prop_assert_eq!(tuples.matches(id, &as_refs(&other)), fields == other);
+            prop_assert_eq!(tuples.intern(&as_refs(&fields), &mut strings, &[]), id);
+            let second = tuples.intern(&as_refs(&other), &mut strings, &[]);
+            prop_assert_eq!(second == id, fields == other);
+        }
+    }
+
+    #[test]
+    fn arena_ids_are_stable_across_chunks() {
+        let mut arena = Arena::default();
+        for i in 0..(3 * CHUNK as u32 + 5) {
+            assert_eq!(arena.push(i), i);
+        }
+        assert_eq!(arena.len(), 3 * CHUNK + 5);
+        assert_eq!(arena.get(CHUNK as u32), Some(&(CHUNK as u32)));
+        assert_eq!(arena.get(3 * CHUNK as u32 + 5), None);
+        assert!(arena.iter().copied().eq(0..(3 * CHUNK as u32 + 5)));
     }
 }

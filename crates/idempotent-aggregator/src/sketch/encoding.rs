@@ -26,8 +26,7 @@
 //! and the decoder rejects anything the encoder would not write.
 
 use super::{
-    Codes,
-    HashScheme, MAX_PRECISION, MIN_PRECISION, Repr, SPARSE_PRECISION, UniqueSketch, View,
+    Codes, HashScheme, MAX_PRECISION, MIN_PRECISION, Repr, SPARSE_PRECISION, UniqueSketch, View,
     code_slot, sparse_limit,
 };
 use crate::bits::{BitReader, BitWriter, Reader, put_varint};
