@@ -89,7 +89,7 @@ fn site_day(events: &[Event], replica: u64) -> SiteRollup {
 
 fn merge_and_codec(c: &mut Criterion, events: &[Event]) {
     let (a, b) = (site_day(events, 1), site_day(events, 2));
-    let bytes = a.encode();
+    let bytes = a.encode_v1();
     let mut g = c.benchmark_group("aggregator/site_day");
     g.throughput(Throughput::Elements(a.cell_count() as u64));
     g.bench_function("merge", |bench| {

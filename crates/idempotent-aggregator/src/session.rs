@@ -501,12 +501,21 @@ impl Sessionizer {
                 continue;
             }
             t.dirty = false;
-            current.clear();
-            current.extend(t.hits.visits());
-            current.sort_unstable();
-            diff_sorted(&t.published, &current, &mut sink);
-            t.published.clear();
-            t.published.extend_from_slice(&current);
+            if t.published.is_empty() {
+                // Nothing counted yet (the common case): every visit is an
+                // addition, and time order is `Visit` order.
+                for visit in t.hits.visits() {
+                    sink(&visit, Sign::Add);
+                    t.published.push(visit);
+                }
+            } else {
+                current.clear();
+                current.extend(t.hits.visits());
+                current.sort_unstable();
+                diff_sorted(&t.published, &current, &mut sink);
+                t.published.clear();
+                t.published.extend_from_slice(&current);
+            }
             self.expiry.push_back((t.hits.first_visit_end(), key));
         }
         self.dirty = pending;

@@ -8,28 +8,34 @@
 //! [`SiteWriter::snapshot`] returns everything as a [`SiteRollup`].
 //!
 //! # The hot path
-//! Applying one event touches about twenty cells. It avoids hashing strings
-//! per cell and allocating per event:
-//! - dimension values are interned once (`u32` ids); the visit-level values
-//!   of an event are interned as two *profiles*, the visitor's (country,
-//!   browser and version, OS and version, device, screen) and the session's
-//!   (hostname, source, referrer, channel, UTM), each looked up by a single
-//!   hash of its fields laid end to end;
-//! - the cells of `(hour, profile)` are resolved once and cached, so most
-//!   events do one cache lookup for seventeen cells;
-//! - the visitor is inserted into the profile cells' sketches only on the
-//!   first event of a `(visitor, hour, profile)`: inserting it again would
-//!   not change the sketches;
+//! Applying one event touches about twenty cells. The writer keeps the work
+//! per event to a few lookups, and defers the rest to a flush:
+//! - dimension values are interned once (`u32` ids, strings in one dense
+//!   buffer); the visit-level values of an event are interned as two
+//!   *profiles*, the visitor's (country, browser and version, OS and version,
+//!   device, screen) and the session's (hostname, source, referrer, channel,
+//!   UTM), each hashed field by field and compared with word loads;
+//! - the visitor's timeline carries a [`Memo`] of where its last event was
+//!   counted (hour, profiles, groups): an event with the same profiles as the
+//!   visitor's last one compares bytes instead of hashing sixteen fields, and
+//!   an event of the same hour skips the group lookups and every sketch insert;
+//! - the sixteen visit-level cells are not touched per event: an event adds
+//!   to one *group* per profile and hour (`Group`: pending counts, and the
+//!   visitor when it is new to the group), and [`SiteWriter::flush`] (so every
+//!   delta and snapshot) adds each group to its cells at once;
+//! - the cell or group a value was last resolved to is remembered per
+//!   dimension (`Recent`): events arrive mostly in time order, so a lookup is
+//!   usually one array read; cells and groups live in chunked arenas that never
+//!   move what they hold;
 //! - visits are published when they end (or when a delta or snapshot is
 //!   taken), not per event: an in-order visit is counted once, never
-//!   retracted.
+//!   retracted. Closed visits are evicted from a queue ordered by closing time.
 //!
-//! Measured (docs/benchmarks.md, section `aggregator-engine`): about 1.1 µs
-//! per event on the 10M-event stream's first 200 000 lines (criterion),
-//! 1.8–2.3 µs over the whole stream, against a target of 300 ns; about 4 300
-//! instructions per event. What remains is spread out: sketch inserts (17 per
-//! new visitor, hour and profile), visit publication (nineteen cells per
-//! visit), interning the event's strings, cell lookups, sessions.
+//! Measured (docs/benchmarks.md, section `aggregator-engine`): about 0.9 µs
+//! per event on the 10M-event stream's first 200 000 lines (criterion, one
+//! site), 1.6 µs over the whole stream, against a target of 300 ns; about
+//! 3 700 instructions per event, spread over visit publication, the groups'
+//! sketch inserts at flush, interning, sessions and de-duplication.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -730,8 +736,9 @@ pub struct SiteWriter {
     stats: WriterStats,
     scratch: String,
     flush_interval_ms: u64,
-    /// `watermark / flush_interval` at the last flush.
-    flushed_epoch: u64,
+    /// The next multiple of the flush interval: an event at or after it
+    /// flushes.
+    next_flush_ms: u64,
     evicted_floor_ms: u64,
     evict_step_ms: u64,
     /// Hours below this had their group maps released.
@@ -759,7 +766,7 @@ impl SiteWriter {
             stats: WriterStats::default(),
             scratch: String::new(),
             flush_interval_ms: config.flush_interval_ms.max(1),
-            flushed_epoch: 0,
+            next_flush_ms: 0,
             evicted_floor_ms: 0,
             evict_step_ms: (config.max_lateness_ms / 4).max(config.flush_interval_ms),
             forgotten_below: 0,
@@ -810,9 +817,11 @@ impl SiteWriter {
                 return Ok(Admission::TooLate);
             }
         }
-        let epoch = event.timestamp_ms / self.flush_interval_ms;
-        if epoch > self.flushed_epoch {
-            self.flushed_epoch = epoch;
+        if event.timestamp_ms >= self.next_flush_ms {
+            let interval = self.flush_interval_ms;
+            self.next_flush_ms = (event.timestamp_ms / interval)
+                .saturating_add(1)
+                .saturating_mul(interval);
             self.flush_until(event.timestamp_ms);
         }
         let hour = hour_of(event.timestamp_ms);

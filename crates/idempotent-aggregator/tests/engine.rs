@@ -310,6 +310,8 @@ fn any_arrival_order_and_duplicates_give_the_same_rollup() {
     }
 }
 
+type CellKey = (u32, Dimension, String);
+
 /// Every event-level cell (page views, events, exact uniques) against a count
 /// made directly from the events: the writer folds the visit-level cells
 /// through per-(hour, profile) groups and a per-visitor memo, and a visitor
@@ -324,8 +326,8 @@ fn event_level_cells_match_a_direct_count() {
         events
     });
     run(256, case, |events| {
-        let mut expected: BTreeMap<(u32, Dimension, String), (u64, u64, Vec<u64>)> =
-            BTreeMap::new();
+        // (hour, dimension, value) -> (page views, events, visitors).
+        let mut expected: BTreeMap<CellKey, (u64, u64, Vec<u64>)> = BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
         for e in &events {
             if !seen.insert(e.event_id) {
