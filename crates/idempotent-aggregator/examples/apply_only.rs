@@ -54,12 +54,6 @@ fn run() -> Result<(), String> {
         let mut writers: BTreeMap<&str, SiteWriter> = BTreeMap::new();
         let start = Instant::now();
         for e in &events {
-            if std::env::var_os("TOUCH").is_some() {
-                std::hint::black_box(touch(e));
-            }
-            if std::env::var_os("ONLY_TOUCH").is_some() {
-                continue;
-            }
             let w = writers.entry(&e.site).or_insert_with(|| {
                 SiteWriter::new(e.site.clone(), ReplicaId(1), WriterConfig::default())
             });
@@ -81,32 +75,4 @@ fn run() -> Result<(), String> {
         1e3 / per_event
     );
     Ok(())
-}
-
-fn touch(e: &Event) -> u64 {
-    let mut x = 0u64;
-    for s in [
-        &e.site,
-        &e.name,
-        &e.hostname,
-        &e.pathname,
-        &e.referrer,
-        &e.source,
-        &e.utm_source,
-        &e.utm_medium,
-        &e.utm_campaign,
-        &e.utm_content,
-        &e.utm_term,
-        &e.country_code,
-        &e.browser,
-        &e.browser_version,
-        &e.os,
-        &e.os_version,
-        &e.screen,
-    ] {
-        for b in s.as_bytes() {
-            x = x.wrapping_add(u64::from(*b));
-        }
-    }
-    x
 }
