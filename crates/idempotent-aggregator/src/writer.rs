@@ -33,7 +33,7 @@
 //!
 //! Measured (docs/benchmarks.md, section `aggregator-engine`): about 0.9 µs
 //! per event on the 10M-event stream's first 200 000 lines (criterion, one
-//! site), 1.6 µs over the whole stream, against a target of 300 ns; about
+//! site), 1.3–1.8 µs over the whole stream, against a target of 300 ns; about
 //! 3 700 instructions per event, spread over visit publication, the groups'
 //! sketch inserts at flush, interning, sessions and de-duplication.
 
