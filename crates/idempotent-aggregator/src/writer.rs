@@ -631,6 +631,31 @@ impl<const N: usize> Groups<N> {
         })
     }
 
+    /// Counts an event of `profile` in `hour` (`key`) with `pageviews` page
+    /// views; `memo` is the group the visitor's previous event of this hour
+    /// went to, if any: when it is this group, the visitor is in it already.
+    /// Returns the group.
+    #[inline]
+    fn count_event(
+        &mut self,
+        map: &mut HashMap<u32, u32>,
+        memo: Option<u32>,
+        (hour, profile): (u32, u32),
+        pageviews: u64,
+        hash: u64,
+    ) -> u32 {
+        let known = memo.filter(|&id| self.is(id, hour, profile));
+        let id = known.unwrap_or_else(|| self.find_or_create(map, hour, profile));
+        if let Some(g) = self.pending(id) {
+            g.pending.pageviews += pageviews;
+            g.pending.events += 1;
+        }
+        if known.is_none() {
+            self.visitors.push((id, hash));
+        }
+        id
+    }
+
     /// Whether `id` is the group of `(hour, profile)` (a memo may name a
     /// group whose id was reused since).
     #[inline]
@@ -866,44 +891,23 @@ impl SiteWriter {
             return Ok(Admission::New);
         };
 
-        let (memo_v, memo_s) = (
-            memo.words[MEMO_VISITOR_GROUP],
-            memo.words[MEMO_SESSION_GROUP],
+        // The groups of the visitor's last event, if it was in this hour.
+        let memo_v = same_hour.then_some(memo.words[MEMO_VISITOR_GROUP]);
+        let memo_s = same_hour.then_some(memo.words[MEMO_SESSION_GROUP]);
+        let vgroup = self.visitor_groups.count_event(
+            &mut index.visitor_groups,
+            memo_v,
+            (hour, vprofile),
+            pv,
+            hash,
         );
-        let vgroup = if same_hour && self.visitor_groups.is(memo_v, hour, vprofile) {
-            if let Some(g) = self.visitor_groups.pending(memo_v) {
-                g.pending.pageviews += pv;
-                g.pending.events += 1;
-            }
-            memo_v
-        } else {
-            let id = self
-                .visitor_groups
-                .find_or_create(&mut index.visitor_groups, hour, vprofile);
-            if let Some(g) = self.visitor_groups.pending(id) {
-                g.pending.pageviews += pv;
-                g.pending.events += 1;
-            }
-            self.visitor_groups.visitors.push((id, hash));
-            id
-        };
-        let sgroup = if same_hour && self.session_groups.is(memo_s, hour, sprofile) {
-            if let Some(g) = self.session_groups.pending(memo_s) {
-                g.pending.pageviews += pv;
-                g.pending.events += 1;
-            }
-            memo_s
-        } else {
-            let id = self
-                .session_groups
-                .find_or_create(&mut index.session_groups, hour, sprofile);
-            if let Some(g) = self.session_groups.pending(id) {
-                g.pending.pageviews += pv;
-                g.pending.events += 1;
-            }
-            self.session_groups.visitors.push((id, hash));
-            id
-        };
+        let sgroup = self.session_groups.count_event(
+            &mut index.session_groups,
+            memo_s,
+            (hour, sprofile),
+            pv,
+            hash,
+        );
         *open.memo() = Memo {
             visitor_id: visitor,
             words: [hour, vgroup, sgroup, vprofile, sprofile, 1],
