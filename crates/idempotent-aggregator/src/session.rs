@@ -397,21 +397,12 @@ impl Sessionizer {
     /// Adds an admitted event. `previous_visitor_id` links the visitor's id of
     /// the previous salt epoch. Returns `None` when the hit was already there.
     pub fn add(&mut self, previous_visitor_id: Option<u64>, hit: Hit) -> Option<Added<'_>> {
-        let open = self.open(hit.visitor_id, previous_visitor_id);
-        let Open {
-            key,
-            timeline,
-            dirty,
-        } = open;
-        if !timeline.hits.insert(hit) {
+        let mut open = self.open(hit.visitor_id, previous_visitor_id);
+        if !open.insert(hit) {
             return None;
         }
-        if !timeline.dirty {
-            timeline.dirty = true;
-            dirty.push((key, timeline.ends_at()));
-        }
         Some(Added {
-            memo: &mut timeline.memo,
+            memo: &mut open.timeline.memo,
         })
     }
 

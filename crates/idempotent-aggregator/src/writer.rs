@@ -74,9 +74,6 @@ const SESSION_DIMS: [Dimension; 9] = [
     Dimension::UtmTerm,
 ];
 
-const RECENT_CELLS: bool = true;
-const RECENT_GROUPS: bool = true;
-
 /// A slot index that is no slot: an omitted empty value.
 const NO_SLOT: u32 = u32::MAX;
 
@@ -159,8 +156,9 @@ fn session_fields(e: &Event) -> [&str; 9] {
 }
 
 /// Interned tuples of `N` field values: each tuple is looked up by one hash
-/// and one comparison of its fields laid end to end (each followed by
-/// `0xff`, a byte UTF-8 never contains), cheaper than `N` of each.
+/// over its fields and compared with its key, the fields laid end to end
+/// (each followed by `0xff`, a byte UTF-8 never contains) in one buffer:
+/// cheaper than `N` lookups of single values.
 #[derive(Debug, Default)]
 struct Tuples<const N: usize> {
     hasher: DefaultHashBuilder,
@@ -500,11 +498,10 @@ impl Cells {
 
     #[inline]
     fn slot(&mut self, id: CellId, empty: u32) -> u32 {
-        if RECENT_CELLS
-            && let Some(slot) = self
-                .recent
-                .get(usize::from(id.dim.tag()))
-                .and_then(|r| r.get(id.value, id.hour))
+        if let Some(slot) = self
+            .recent
+            .get(usize::from(id.dim.tag()))
+            .and_then(|r| r.get(id.value, id.hour))
         {
             return slot;
         }
@@ -521,9 +518,6 @@ impl Cells {
             .cells
             .entry((id.dim, id.value))
             .or_insert_with(|| Self::new_slot(slots, id));
-        if !RECENT_CELLS {
-            return slot;
-        }
         if self.recent.is_empty() {
             self.recent = (0..DIMENSIONS).map(|_| Recent::default()).collect();
         }
@@ -596,16 +590,13 @@ impl<const N: usize> Groups<N> {
     /// The group of `profile` in the hour whose group map is `map`.
     #[inline]
     fn find_or_create(&mut self, map: &mut HashMap<u32, u32>, hour: u32, profile: u32) -> u32 {
-        if RECENT_GROUPS
-            && let Some(id) = self.recent.get(profile, hour)
+        if let Some(id) = self.recent.get(profile, hour)
             && self.is(id, hour, profile)
         {
             return id;
         }
         let id = self.create(map, hour, profile);
-        if RECENT_GROUPS {
-            self.recent.set(profile, hour, id);
-        }
+        self.recent.set(profile, hour, id);
         id
     }
 
