@@ -69,6 +69,21 @@ fn apply(c: &mut Criterion, events: &[Event]) {
             w
         });
     });
+    // As a Durable Object runs: a delta (flush, fold, encode-ready cells)
+    // every 1 000 events, so the groups are folded often.
+    g.bench_function("stream_all_dimensions_delta_every_1000", |b| {
+        b.iter(|| {
+            let mut w = SiteWriter::new(SITE, ReplicaId(1), WriterConfig::default());
+            for (i, e) in shop.iter().enumerate() {
+                let _ = black_box(w.apply(e));
+                if i % 1000 == 999 {
+                    black_box(w.take_delta());
+                }
+            }
+            black_box(w.take_delta());
+            w
+        });
+    });
     g.finish();
 }
 
