@@ -12,10 +12,14 @@
 //! 3. `+ visitor`: find or create the visitor's state (sessions need it);
 //! 4. `+ page`: intern the page path (cells are keyed by value);
 //! 5. `+ cells`: count the event in its hour's total and page cells and keep
-//!    its visitor for the page's uniques (a 4-byte push, not a sketch).
+//!    its visitor for the page's uniques (a 4-byte push, not a sketch);
+//! 6. `+ visits`: a gap over 30 minutes starts a visit, counted in its
+//!    hour's total and entry-page cell (no bounces, durations, exit pages
+//!    or late events);
+//! 7. `+ sketches`: the visitors go into [`UniqueSketch`]es instead.
 //!
-//! Step 5 is a small part of the work (2 of 22 dimensions, no
-//! visits, no unique sketches), so its figure is a lower bound. Then
+//! Step 7 is a small part of the work (3 of 22 dimensions, a visit
+//! counted once at its start), so its figure is a lower bound. Then
 //! `SiteWriter` applies the same events with everything, flushed.
 //!
 //! Where the events sit in memory moves every figure, so there are three:
@@ -40,15 +44,24 @@ use std::hint::black_box;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-use glinto_aggregator::ReplicaId;
 use glinto_aggregator::writer::{SiteWriter, WriterConfig};
+use glinto_aggregator::{ReplicaId, UniqueSketch};
 use glinto_event_model::Event;
 use glinto_event_model::ndjson::parse_line;
 use hashbrown::hash_map::RawEntryMut;
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet};
 
 const SITE: &str = "shop.example.com";
-const STEPS: [&str; 5] = ["read", "+ dedup", "+ visitor", "+ page", "+ cells"];
+const STEPS: [&str; 7] = [
+    "read",
+    "+ dedup",
+    "+ visitor",
+    "+ page",
+    "+ cells",
+    "+ visits",
+    "+ sketches",
+];
+const VISIT_GAP_MS: u64 = 30 * 60 * 1000;
 const RUNS: usize = 7;
 
 /// Event and visitor ids are already uniform: one multiply spreads them.
@@ -77,14 +90,15 @@ type Ids = BuildHasherDefault<IdHasher>;
 #[derive(Default)]
 struct Floor {
     seen: HashSet<u64, Ids>,
-    /// Visitor -> (last event time, hour of it).
-    visitors: HashMap<u64, (u64, u32), Ids>,
+    visitors: HashMap<u64, VisitorState, Ids>,
     pages: HashMap<Box<str>, u32>,
     strings: DefaultHashBuilder,
     /// `hour << 40 | dimension << 32 | value` -> cell.
     cells: HashMap<u64, u32, Ids>,
-    counts: Vec<[u64; 2]>,
+    /// Page views, events, visits.
+    counts: Vec<[u64; 3]>,
     visitors_of: Vec<Vec<u32>>,
+    sketches: Vec<UniqueSketch>,
     sink: u64,
 }
 
@@ -106,8 +120,9 @@ impl Floor {
             .entry(key)
             .or_insert(u32::try_from(next).unwrap_or(u32::MAX));
         if id as usize == next {
-            self.counts.push([0; 2]);
+            self.counts.push([0; 3]);
             self.visitors_of.push(Vec::new());
+            self.sketches.push(UniqueSketch::new());
         }
         id as usize
     }
@@ -125,9 +140,13 @@ impl Floor {
             return;
         }
         let hour = u32::try_from(e.timestamp_ms / 3_600_000).unwrap_or(u32::MAX);
-        let state = self.visitors.entry(e.visitor_id).or_insert((0, u32::MAX));
-        let new_in_hour = state.1 != hour;
-        *state = (e.timestamp_ms, hour);
+        let state = self.visitors.entry(e.visitor_id).or_default();
+        let new_in_hour = state.hour != Some(hour);
+        let new_visit = state
+            .last_ms
+            .is_none_or(|t| e.timestamp_ms > t + VISIT_GAP_MS);
+        state.last_ms = Some(e.timestamp_ms);
+        state.hour = Some(hour);
         if steps == 3 {
             return;
         }
@@ -136,18 +155,70 @@ impl Floor {
             return;
         }
         let pageview = u64::from(e.is_pageview());
-        let code = (e.visitor_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32;
-        for (dim, value, new_visitor) in [(0, 0, new_in_hour), (1, page, true)] {
-            let c = self.cell(hour, dim, value);
-            if let Some(counts) = self.counts.get_mut(c) {
-                counts[0] += pageview;
-                counts[1] += 1;
-            }
-            if let Some(list) = self.visitors_of.get_mut(c).filter(|_| new_visitor) {
-                list.push(code);
-            }
+        let counted = [(0, 0, new_in_hour), (1, page, true)];
+        for (dim, value, new_visitor) in counted {
+            self.count(
+                hour,
+                dim,
+                value,
+                [pageview, 1, 0],
+                new_visitor,
+                e.visitor_id,
+                steps,
+            );
+        }
+        if steps == 5 || !new_visit {
+            return;
+        }
+        for (dim, value, new_visitor) in [(0, 0, false), (2, page, true)] {
+            self.count(
+                hour,
+                dim,
+                value,
+                [0, 0, 1],
+                new_visitor,
+                e.visitor_id,
+                steps,
+            );
         }
     }
+
+    /// Adds `add` to a cell, and the visitor to its uniques when new to it.
+    #[allow(clippy::too_many_arguments, reason = "a measurement, not an API")]
+    fn count(
+        &mut self,
+        hour: u32,
+        dim: u8,
+        value: u32,
+        add: [u64; 3],
+        new_visitor: bool,
+        visitor: u64,
+        steps: usize,
+    ) {
+        let c = self.cell(hour, dim, value);
+        if let Some(counts) = self.counts.get_mut(c) {
+            for (n, a) in counts.iter_mut().zip(add) {
+                *n += a;
+            }
+        }
+        if !new_visitor {
+            return;
+        }
+        if steps < STEPS.len() {
+            let code = (visitor.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32;
+            if let Some(list) = self.visitors_of.get_mut(c) {
+                list.push(code);
+            }
+        } else if let Some(sketch) = self.sketches.get_mut(c) {
+            sketch.insert(visitor);
+        }
+    }
+}
+
+#[derive(Default)]
+struct VisitorState {
+    last_ms: Option<u64>,
+    hour: Option<u32>,
 }
 
 fn main() {
