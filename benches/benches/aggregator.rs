@@ -69,6 +69,17 @@ fn apply(c: &mut Criterion, events: &[Event]) {
             w
         });
     });
+    // The same events copied into memory of their own, as a site's Durable
+    // Object would hold them: the input's layout alone moves the figure by
+    // a third (examples/apply_floor.rs measures why).
+    let own: Vec<Event> = shop.iter().map(|&e| e.clone()).collect();
+    g.bench_function("stream_all_dimensions_site_alone", |b| {
+        b.iter(|| {
+            let mut w = writer_of(&own, 1);
+            w.flush();
+            w
+        });
+    });
     // As a Durable Object runs: a delta (flush, fold, encode-ready cells)
     // every 1 000 events, so the groups are folded often.
     g.bench_function("stream_all_dimensions_delta_every_1000", |b| {
