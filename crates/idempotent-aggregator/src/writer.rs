@@ -31,11 +31,14 @@
 //!   taken), not per event: an in-order visit is counted once, never
 //!   retracted. Closed visits are evicted from a queue ordered by closing time.
 //!
-//! Measured (docs/benchmarks.md, section `aggregator-engine`): about 0.9 µs
+//! Measured (docs/benchmarks.md, section `aggregator-engine`): 0.6–0.9 µs
 //! per event on the 10M-event stream's first 200 000 lines (criterion, one
-//! site), 1.3–1.8 µs over the whole stream, against a target of 300 ns; about
-//! 3 700 instructions per event, spread over visit publication, the groups'
-//! sketch inserts at flush, interning, sessions and de-duplication.
+//! site; the input's memory layout moves it), 1.3–1.8 µs over the whole
+//! stream, against a target of 300 ns that `examples/apply_floor.rs` shows
+//! is out of reach on the measuring machine (3 of the 22 dimensions cost
+//! 175–405 ns/event there with the cheapest structures); about 3 600
+//! instructions per event, spread over visit publication, the groups' sketch
+//! inserts at flush, interning, sessions and de-duplication.
 
 use std::hash::{BuildHasher, Hasher};
 
