@@ -114,7 +114,9 @@ impl Floor {
         }
     }
 
-    fn cell(&mut self, hour: u32, dim: u8, value: u32) -> usize {
+    /// The cell of `(hour, dim, value)`, created with a visitor list, or a
+    /// sketch when `sketch` (a step pays only for what it uses).
+    fn cell(&mut self, hour: u32, dim: u8, value: u32, sketch: bool) -> usize {
         let key = (u64::from(hour) << 40) | (u64::from(dim) << 32) | u64::from(value);
         let next = self.counts.len();
         let id = *self
@@ -123,8 +125,11 @@ impl Floor {
             .or_insert(u32::try_from(next).unwrap_or(u32::MAX));
         if id as usize == next {
             self.counts.push([0; 3]);
-            self.visitors_of.push(Vec::new());
-            self.sketches.push(UniqueSketch::new());
+            if sketch {
+                self.sketches.push(UniqueSketch::new());
+            } else {
+                self.visitors_of.push(Vec::new());
+            }
         }
         id as usize
     }
@@ -197,7 +202,8 @@ impl Floor {
         visitor: u64,
         steps: usize,
     ) {
-        let c = self.cell(hour, dim, value);
+        let sketch = steps == STEPS.len();
+        let c = self.cell(hour, dim, value, sketch);
         if let Some(counts) = self.counts.get_mut(c) {
             for (n, a) in counts.iter_mut().zip(add) {
                 *n += a;
@@ -206,7 +212,7 @@ impl Floor {
         if !new_visitor {
             return;
         }
-        if steps < STEPS.len() {
+        if !sketch {
             let code = (visitor.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32;
             if let Some(list) = self.visitors_of.get_mut(c) {
                 list.push(code);
