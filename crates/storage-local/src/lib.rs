@@ -37,7 +37,9 @@
 //! - **One process.** [`LocalStore::open`] takes an exclusive lock on `<dir>/LOCK` (and redb
 //!   locks its file too); a second open of the same directory, from another process or from
 //!   this one, fails with [`OpenError::AlreadyOpen`]. The operating system releases the lock
-//!   when the holder dies, so a crash never leaves a stale lock.
+//!   when the holder dies, so a crash never leaves a stale lock. A child process spawned by
+//!   another thread briefly shares the lock until its `exec`; a reopen waits that out (up to
+//!   2 s) instead of reporting it (see `docs/storage-local.md`, "Locking").
 //! - **Corruption is reported.** Opening verifies every page checksum of the file by default
 //!   ([`LocalOptions::verify_on_open`]); every stored record also carries a CRC-32 checked on
 //!   each read, so a damaged value surfaces as [`glinto_storage::Error::Permanent`] with a

@@ -8,7 +8,7 @@ use glinto_storage::{Clock, SystemClock, Timestamp};
 
 use crate::engine::{Engine, Fault, KvTables, ObjectTables, StateTables};
 use crate::error::OpenError;
-use crate::lock::DirLock;
+use crate::lock::{self, DirLock};
 use crate::{LocalKv, LocalObjects, LocalState, MAX_OBJECT_BYTES};
 
 /// Name of the database file inside the data directory.
@@ -156,9 +156,18 @@ impl LocalStore {
         builder
             .set_cache_size(options.cache_bytes)
             .set_check_integrity_on_open(options.verify_on_open);
-        let db = builder
-            .create(&path)
-            .map_err(|e| open_error(dir, &path, e))?;
+        // With the directory lock held, redb's own lock can only be held by a child of this
+        // process between fork and exec (see the `lock` module): wait for it like the lock file.
+        let db = lock::retry_inherited(|| {
+            builder.create(&path).map_err(|e| match e {
+                // We hold the directory lock, so the holder is this process (see above).
+                redb::DatabaseError::DatabaseAlreadyOpen => OpenError::AlreadyOpen {
+                    dir: dir.to_path_buf(),
+                    holder_pid: Some(std::process::id()),
+                },
+                e => open_error(dir, &path, e),
+            })
+        })?;
         let engine = Engine::new(db).map_err(|fault| match fault {
             Fault::Layout { found, supported } => OpenError::UnsupportedLayout {
                 path: path.clone(),
