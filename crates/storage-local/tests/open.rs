@@ -8,8 +8,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -274,35 +272,4 @@ fn everything_written_is_there_after_a_reopen() {
         clock.advance(Duration::from_secs(60));
         assert_eq!(kv.get("ttl").await.expect("kv get"), None);
     });
-}
-
-/// A thread spawning child processes must not make a closed store look open: between fork and
-/// exec a child holds copies of this process's descriptors, the lock file's among them.
-#[test]
-fn a_dropped_store_reopens_while_another_thread_spawns_children() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let stop = Arc::new(AtomicBool::new(false));
-    let spawner = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut spawned = 0_u32;
-            while !stop.load(Ordering::Relaxed) {
-                let status = Command::new(std::env::current_exe().expect("test binary"))
-                    .args(["--exact", "no_such_test", "--test-threads=1"])
-                    .output()
-                    .expect("run child");
-                assert!(status.status.success());
-                spawned += 1;
-            }
-            spawned
-        })
-    };
-    for round in 0..300 {
-        let store = LocalStore::open(dir.path());
-        assert!(store.is_ok(), "round {round}: {store:?}");
-        drop(store);
-    }
-    stop.store(true, Ordering::Relaxed);
-    let spawned = spawner.join().expect("spawner");
-    assert!(spawned > 0, "the spawner thread never ran");
 }
