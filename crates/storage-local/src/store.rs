@@ -158,16 +158,8 @@ impl LocalStore {
             .set_check_integrity_on_open(options.verify_on_open);
         // With the directory lock held, redb's own lock can only be held by a child of this
         // process between fork and exec (see the `lock` module): wait for it like the lock file.
-        let db = lock::retry_inherited(|| {
-            builder.create(&path).map_err(|e| match e {
-                // We hold the directory lock, so the holder is this process (see above).
-                redb::DatabaseError::DatabaseAlreadyOpen => OpenError::AlreadyOpen {
-                    dir: dir.to_path_buf(),
-                    holder_pid: Some(std::process::id()),
-                },
-                e => open_error(dir, &path, e),
-            })
-        })?;
+        let db =
+            lock::retry_inherited(|| builder.create(&path).map_err(|e| open_error(dir, &path, e)))?;
         let engine = Engine::new(db).map_err(|fault| match fault {
             Fault::Layout { found, supported } => OpenError::UnsupportedLayout {
                 path: path.clone(),
@@ -321,12 +313,17 @@ fn check_name(what: &'static str, name: &str) -> Result<(), OpenError> {
 fn open_error(dir: &Path, path: &Path, error: redb::DatabaseError) -> OpenError {
     let path = path.to_path_buf();
     match error {
-        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
-            OpenError::AlreadyOpen {
-                dir: dir.to_path_buf(),
-                holder_pid: None,
-            }
-        }
+        // Called with the directory lock held: redb's lock is then held by this process's own
+        // file in a child before exec (or by a program that opened the file without taking
+        // LOCK, which is then reported as this process after the wait).
+        redb::DatabaseError::DatabaseAlreadyOpen => OpenError::AlreadyOpen {
+            dir: dir.to_path_buf(),
+            holder_pid: Some(std::process::id()),
+        },
+        redb::DatabaseError::LockProtocolMismatch => OpenError::AlreadyOpen {
+            dir: dir.to_path_buf(),
+            holder_pid: None,
+        },
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(detail)) => {
             OpenError::Corrupted { path, detail }
         }
