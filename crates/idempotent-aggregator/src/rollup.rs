@@ -65,6 +65,7 @@ use crate::sketch::UniqueSketch;
 use crate::{Error, Result};
 
 mod compact;
+mod select;
 
 /// Milliseconds in one hour bucket.
 pub const HOUR_MS: u64 = 3_600_000;
@@ -74,7 +75,22 @@ const ROLLUP_V1: u8 = 1;
 
 /// The hour bucket (hours since the Unix epoch, UTC) of a timestamp.
 pub fn hour_of(timestamp_ms: u64) -> u32 {
-    u32::try_from(timestamp_ms / HOUR_MS).unwrap_or(u32::MAX)
+    bucket_of(timestamp_ms, 0)
+}
+
+/// The largest bucket phase, in minutes ([`bucket_of`]).
+pub const MAX_BUCKET_OFFSET_MINUTES: u16 = 59;
+
+/// The hour bucket of a timestamp for a site whose buckets start
+/// `offset_minutes` past the UTC hour's start minus that phase:
+/// `floor((t + offset) / 1 h)`. With offset 0 this is [`hour_of`]; a site in
+/// Asia/Kolkata (UTC+5:30) uses 30 and one in Asia/Kathmandu (UTC+5:45) 45, so
+/// that every bucket is one local hour and a local day is exactly 24 buckets
+/// (23 or 25 on a daylight-saving change). Offsets above
+/// [`MAX_BUCKET_OFFSET_MINUTES`] are taken modulo 60.
+pub fn bucket_of(timestamp_ms: u64, offset_minutes: u16) -> u32 {
+    let phase = u64::from(offset_minutes % 60) * 60_000;
+    u32::try_from(timestamp_ms.saturating_add(phase) / HOUR_MS).unwrap_or(u32::MAX)
 }
 
 macro_rules! dimensions {
@@ -505,8 +521,11 @@ impl HourRange {
     }
 
     /// The calendar day `day` (days since the epoch) of a site whose time
-    /// zone is `utc_offset_hours` ahead of UTC (whole hours; a half-hour zone
-    /// is approximated by the hour buckets).
+    /// zone is `utc_offset_hours` ahead of UTC (whole hours, no daylight
+    /// saving time; a half-hour zone is approximated by the hour buckets).
+    /// Site-local days, weeks and months in an IANA zone (DST, +5:30, +5:45)
+    /// are resolved by `glinto-query`, on buckets with the site's phase
+    /// ([`bucket_of`]).
     pub fn local_day(day: u32, utc_offset_hours: i32) -> Self {
         let start = i64::from(day) * 24 - i64::from(utc_offset_hours);
         let clamp = |h: i64| u32::try_from(h.max(0)).unwrap_or(u32::MAX);
