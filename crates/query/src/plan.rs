@@ -684,7 +684,12 @@ fn resolve_date_range(
             }
         },
         DateRangeInput::Pair([a, b]) => {
-            if let (Ok(first), Ok(last)) = (a.parse::<Date>(), b.parse::<Date>()) {
+            // jiff reads a date out of a datetime too: dates are `YYYY-MM-DD`.
+            let is_date = |s: &str| !s.contains('T') && !s.contains(' ');
+            if is_date(a) && is_date(b) {
+                let (Ok(first), Ok(last)) = (a.parse::<Date>(), b.parse::<Date>()) else {
+                    return Err(invalid());
+                };
                 return date_range(clock, first, last);
             }
             let (Ok(first), Ok(last)) = (a.parse::<Timestamp>(), b.parse::<Timestamp>()) else {
@@ -834,6 +839,9 @@ fn comparison_range(
             let (Ok(first), Ok(last)) = (a.parse::<Date>(), b.parse::<Date>()) else {
                 return Err(invalid("date_range must be a pair of ISO dates."));
             };
+            if a.contains('T') || b.contains('T') {
+                return Err(invalid("date_range must be a pair of ISO dates."));
+            }
             return date_range(clock, first, last);
         }
         ("previous_period", Some((first, last))) => {
