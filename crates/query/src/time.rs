@@ -26,7 +26,7 @@ use crate::QueryError;
 pub fn bucket_offset_minutes(tz: &TimeZone, at: Timestamp) -> u16 {
     // The standard offset: of `at` and half a year later, the one that is not
     // daylight saving time (the first when neither is).
-    let later = at.checked_add(183.days()).unwrap_or(at);
+    let later = at.checked_add((183 * 24).hours()).unwrap_or(at);
     let infos = [tz.to_offset_info(at), tz.to_offset_info(later)];
     let standard = infos
         .iter()
