@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a subset")]
 
+pub mod bench;
+
 use glinto_aggregator::ReplicaId;
 use glinto_aggregator::rollup::SiteRollup;
 use glinto_aggregator::writer::{SiteWriter, WriterConfig};
