@@ -8,6 +8,8 @@
 //! Data: `$GLINTO_BENCH_DIR` (what `.ci/run` sets); without it the test
 //! prints a note and checks nothing.
 
+#![allow(clippy::print_stdout, reason = "the note and the error figures")]
+
 mod common;
 
 use common::bench::{Sites, bench_dir, context, load, q1, q4, top10, truth};
