@@ -884,8 +884,9 @@ fn comparison_range(
     date_range(clock, first, last)
 }
 
-/// Plausible's `shift_to_nearest`: the date nearest to `date` on the weekday
-/// of `source`, other than `source` itself (ties: the later one).
+/// Plausible's `shift_to_nearest`: of the next and the previous date on the
+/// weekday of `source`, the first by `date − candidate` ascending (so the
+/// next one, unless it is `source` itself).
 fn nearest_weekday(date: Date, source: Date) -> Date {
     if date.weekday() == source.weekday() {
         return date;
@@ -896,7 +897,7 @@ fn nearest_weekday(date: Date, source: Date) -> Date {
     let next = add_days(date, forward);
     let previous = add_days(date, forward - 7);
     let mut candidates = [next, previous];
-    candidates.sort_by_key(|d| (*d - date).get_days());
+    candidates.sort_by_key(|d| (date - *d).get_days());
     candidates
         .into_iter()
         .find(|d| *d != source)

@@ -196,6 +196,26 @@ fn the_query_echo_resolves_the_range_in_the_site_zone() {
 // ------------------------------------------------------------------ dimensions
 
 #[test]
+fn time_picks_its_bucket_from_the_range_length() {
+    let (site, rollup) = berlin();
+    let site = site.with_stats_start(local_ms(BERLIN, "2021-01-01T00:00"));
+    let cases = [
+        ("day", "time:hour"),
+        ("24h", "time:hour"),
+        ("7d", "time:day"),
+        ("month", "time:day"),
+        ("91d", "time:week"),
+        ("year", "time:week"),
+        ("all", "time:month"),
+    ];
+    for (range, resolved) in cases {
+        let q = json!({"metrics": ["visits"], "date_range": range, "dimensions": ["time"]});
+        let got = ask(&site, &rollup, q).unwrap_or_else(|e| panic!("{range}: {e}"));
+        assert_eq!(got["query"]["dimensions"], json!([resolved]), "{range}");
+    }
+}
+
+#[test]
 fn breakdowns_by_every_kind_of_dimension() {
     let (site, rollup) = berlin();
     let month = |metrics: Value, dims: Value| json!({"metrics": metrics, "date_range": "month", "dimensions": dims});
@@ -466,6 +486,16 @@ fn comparisons_with_the_previous_period_and_last_year() {
                     {"dimensions": ["2024-04-10"], "metrics": [1],
                      "comparison": {"dimensions": ["2024-04-08"], "metrics": [1], "change": [0]}},
                 ]),
+            ),
+            (
+                "year over year on the same weekday",
+                json!({"metrics": ["pageviews"], "date_range": ["2024-04-10", "2024-04-10"],
+                       "dimensions": ["time:day"],
+                       "include": {"comparisons": {"mode": "year_over_year", "match_day_of_week": true}}}),
+                // 2024-04-10 is a Wednesday; 365 days earlier is Tuesday
+                // 2023-04-11, and the nearest Wednesday 2023-04-12.
+                json!([{"dimensions": ["2024-04-10"], "metrics": [1],
+                        "comparison": {"dimensions": ["2023-04-12"], "metrics": [0], "change": [100]}}]),
             ),
             (
                 "a breakdown compares each value",
