@@ -241,7 +241,7 @@ impl SiteRollup {
     /// to the input.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         match bytes.first() {
-            Some(&super::ROLLUP_V1) => Self::decode_v1(bytes),
+            Some(&super::codec_v1::ROLLUP_V1) => Self::decode_v1(bytes),
             Some(&ROLLUP_V2) => decode_v2(bytes.get(1..).unwrap_or_default()),
             Some(&found) => Err(Error::UnsupportedVersion {
                 kind: KIND,
