@@ -70,6 +70,7 @@ mod tally;
 mod values;
 
 pub(crate) use codec_v1::{RollupWire, postcard_error};
+pub(crate) use codec_v2::decode_v2;
 pub use dimension::{DIMENSIONS, Dimension};
 pub use query::{HourRange, OrderBy, Row, Stats};
 pub use seq::SeqSet;

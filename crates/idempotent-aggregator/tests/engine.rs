@@ -602,16 +602,91 @@ fn rollup_golden_bytes() {
     assert_eq!(SiteRollup::decode(&bytes), Ok(r));
 }
 
+/// Deltas are written in version 2: `(replica, seq)` as varints, then the
+/// version-2 rollup body (`GOLDEN_ROLLUP_V2` without its version byte).
 #[test]
 fn delta_golden_bytes() {
     let d = Delta::new(ReplicaId(7), 3, golden_rollup());
     let bytes = d.encode();
     assert_eq!(hex(&bytes), GOLDEN_DELTA);
+    assert_eq!(hex(&bytes[3..]), GOLDEN_ROLLUP_V2[2..]);
     assert_eq!(Delta::decode(&bytes), Ok(d));
 }
 
+/// Version 1 (postcard) deltas, which earlier builds wrote, stay readable.
+#[test]
+fn delta_v1_golden_bytes() {
+    let d = Delta::new(ReplicaId(7), 3, golden_rollup());
+    let bytes = d.encode_v1();
+    assert_eq!(hex(&bytes), GOLDEN_DELTA_V1);
+    assert_eq!(Delta::decode(&bytes), Ok(d));
+}
+
+#[test]
+fn bad_delta_bytes_are_typed_errors() {
+    let good = Delta::new(ReplicaId(7), 3, golden_rollup()).encode();
+    let not_its_own = Delta::new(ReplicaId(7), 3, golden_rollup())
+        .encode()
+        .into_iter()
+        .enumerate()
+        // seq 3 -> 2: the body records deltas 1 and 3 of replica 7.
+        .map(|(i, b)| if i == 2 { 2 } else { b })
+        .collect::<Vec<_>>();
+    let mut long = good.clone();
+    long.push(0);
+    let cases: [(&[u8], Error); 6] = [
+        (
+            &[],
+            Error::Truncated {
+                kind: "delta",
+                field: "version",
+            },
+        ),
+        (
+            &[3],
+            Error::UnsupportedVersion {
+                kind: "delta",
+                found: 3,
+                supported: "1, 2",
+            },
+        ),
+        (
+            &[2, 7],
+            Error::Truncated {
+                kind: "delta",
+                field: "seq",
+            },
+        ),
+        (
+            &not_its_own,
+            Error::Malformed {
+                kind: "delta",
+                field: "seq",
+                reason: "the body does not record the delta's own (replica, seq)",
+            },
+        ),
+        (
+            &long,
+            Error::TrailingBytes {
+                kind: "rollup",
+                count: 1,
+            },
+        ),
+        (
+            &good[..good.len() - 1],
+            Error::Truncated {
+                kind: "rollup",
+                field: "sketch",
+            },
+        ),
+    ];
+    for (bytes, expected) in cases {
+        assert_eq!(Delta::decode(bytes), Err(expected), "bytes {}", hex(bytes));
+    }
+}
+
 const GOLDEN_ROLLUP: &str = "0109612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
-const GOLDEN_DELTA: &str = "01070309612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
+const GOLDEN_DELTA_V1: &str = "01070309612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
 
 /// Decoding errors name what is wrong.
 fn check_decode(bytes: &[u8], expected: &Error) {
@@ -666,7 +741,8 @@ fn rollups_round_trip() {
         prop_assert_eq!(SiteRollup::decode(&r.encode()), Ok(r.clone()));
         prop_assert_eq!(SiteRollup::decode(&r.encode_v1()), Ok(r.clone()));
         let d = Delta::new(ReplicaId(2), 5, r);
-        prop_assert_eq!(Delta::decode(&d.encode()), Ok(d));
+        prop_assert_eq!(Delta::decode(&d.encode()), Ok(d.clone()));
+        prop_assert_eq!(Delta::decode(&d.encode_v1()), Ok(d));
         Ok(())
     });
     if let Err(e) = result {
@@ -790,6 +866,7 @@ fn mixed_rollups() -> impl Strategy<Value = SiteRollup> {
 }
 
 const GOLDEN_ROLLUP_V2: &str = "0209612e6578616d706c65010701010301074e02000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
+const GOLDEN_DELTA: &str = "02070309612e6578616d706c65010701010301074e02000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
 
 #[test]
 fn rollup_v2_golden_bytes() {

@@ -19,9 +19,11 @@ pub(super) const ROLLUP_V1: u8 = 1;
 impl SiteRollup {
     /// The retired version-1 encoding (see `docs/wire-format.md`, section
     /// `rollup`): deterministic, values stored once in a string table.
-    /// Nothing new should be written in it ([`Self::encode`] writes version 2,
-    /// about 45 % smaller); it stays so that its golden bytes remain pinned and
-    /// [`Self::decode`]'s reading of version 1 stays tested.
+    /// Nothing writes it ([`Self::encode`] writes version 2, about 45 %
+    /// smaller): it exists, behind the `testing` feature, so that its golden
+    /// bytes stay pinned and [`Self::decode`]'s reading of version 1 stays
+    /// tested.
+    #[cfg(any(test, feature = "testing"))]
     pub fn encode_v1(&self) -> Vec<u8> {
         let out = vec![ROLLUP_V1];
         let wire = self.to_wire();
@@ -29,7 +31,7 @@ impl SiteRollup {
         postcard::to_extend(&wire, out).unwrap_or_else(|_| vec![ROLLUP_V1])
     }
 
-    /// Decodes version-1 bytes ([`Self::encode_v1`]); [`Self::decode`]
+    /// Decodes version-1 bytes (`encode_v1`); [`Self::decode`]
     /// dispatches here on the version tag.
     pub(crate) fn decode_v1(bytes: &[u8]) -> Result<Self> {
         let (&version, body) = bytes.split_first().ok_or(Error::Truncated {
@@ -53,6 +55,7 @@ impl SiteRollup {
         Self::from_wire(wire)
     }
 
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn to_wire(&self) -> RollupWire {
         // Only the values in use, numbered in order of first use.
         const NONE: u32 = u32::MAX;
