@@ -164,7 +164,7 @@ impl SiteRollup {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] for a delta of another site,
+    /// [`Error::WrongSite`] for a delta of another site,
     /// [`Error::IncompatibleSketch`] for sketches of another precision; the
     /// rollup is then unchanged.
     pub fn apply(&mut self, delta: &Delta) -> Result<()> {

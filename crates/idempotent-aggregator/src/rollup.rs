@@ -273,10 +273,10 @@ impl Lattice for SiteRollup {
 
     fn validate_merge(&self, other: &Self) -> Result<()> {
         if self.site != other.site {
-            return Err(Error::Malformed {
+            return Err(Error::WrongSite {
                 kind: KIND,
-                field: "site",
-                reason: "rollups of different sites do not merge",
+                expected: self.site.as_str().into(),
+                found: other.site.as_str().into(),
             });
         }
         for (hour, theirs) in &other.hours {

@@ -9,7 +9,6 @@ use glinto_aggregator::lattice::testing::check_lattice_laws;
 use glinto_aggregator::rollup::{
     Cell, Counts, Dimension, HourRange, OrderBy, SeqSet, SiteRollup, Stats, Tally,
 };
-use glinto_aggregator::session::{Hit, Hits};
 use glinto_aggregator::writer::{SiteWriter, WriterConfig};
 use glinto_aggregator::{Error, Lattice, ReplicaId, UniqueSketch};
 use glinto_event_model::Event;
@@ -22,26 +21,6 @@ const MIN: u64 = 60_000;
 const T0: u64 = 1_704_067_200_000;
 
 // ---------------------------------------------------------------- strategies
-
-/// Hits whose content is a function of `(timestamp, event_id)`, as for real
-/// events (a set of events, not of arbitrary records).
-fn hits() -> impl Strategy<Value = Hits> {
-    proptest::collection::vec((0u64..240, 0u64..6), 0..12).prop_map(|keys| {
-        let mut hits = Hits::default();
-        for (minute, id) in keys {
-            hits.insert(Hit {
-                timestamp_ms: minute * MIN,
-                event_id: id,
-                visitor_id: 1,
-                page: (id % 3) as u32,
-                profile: (0, 0),
-                pageview: id % 4 != 0,
-                interactive: id != 5,
-            });
-        }
-        hits
-    })
-}
 
 fn counts() -> impl Strategy<Value = Counts> {
     (0u64..5, 0u64..5, 0u64..4, 0u64..4, 0u64..4, 0u64..4).prop_map(|(pv, ev, va, vr, ba, br)| {
@@ -215,11 +194,6 @@ fn run(
 // ------------------------------------------------------------------- laws
 
 #[test]
-fn hits_are_a_lattice() {
-    check_lattice_laws(hits());
-}
-
-#[test]
 fn rollups_are_a_lattice() {
     check_lattice_laws(rollups());
 }
@@ -248,37 +222,6 @@ fn deltas_are_a_lattice() {
 }
 
 // ------------------------------------------------------- order independence
-
-#[test]
-fn visits_depend_on_the_set_of_hits_only() {
-    let mut runner = TestRunner::new(Config::with_cases(128));
-    let case = (hits(), hits());
-    let result = runner.run(&case, |(a, b)| {
-        let ab = a.clone().joined_hits(&b);
-        let ba = b.clone().joined_hits(&a);
-        prop_assert_eq!(
-            ab.visits().collect::<Vec<_>>(),
-            ba.visits().collect::<Vec<_>>()
-        );
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-}
-
-trait JoinedHits {
-    fn joined_hits(self, other: &Hits) -> Hits;
-}
-
-impl JoinedHits for Hits {
-    fn joined_hits(mut self, other: &Hits) -> Hits {
-        for h in other.as_slice() {
-            self.insert(*h);
-        }
-        self
-    }
-}
 
 #[test]
 fn any_arrival_order_and_duplicates_give_the_same_rollup() {
@@ -490,9 +433,23 @@ fn events_later_than_the_horizon_are_not_counted() {
 fn an_event_of_another_site_is_refused() {
     let mut w = SiteWriter::new("b.example", ReplicaId(1), WriterConfig::default());
     let err = w.apply(&event(1, 1, 0, "/", "pageview", "DE"));
-    assert!(
-        matches!(err, Err(Error::Malformed { field: "site", .. })),
-        "{err:?}"
+    assert_eq!(
+        err,
+        Err(Error::WrongSite {
+            kind: "event",
+            expected: "b.example".into(),
+            found: SITE.into(),
+        })
+    );
+    let mut other = SiteRollup::new("b.example");
+    let delta = Delta::new(ReplicaId(1), 1, SiteRollup::new(SITE));
+    assert_eq!(
+        other.apply(&delta),
+        Err(Error::WrongSite {
+            kind: "rollup",
+            expected: "b.example".into(),
+            found: SITE.into(),
+        })
     );
 }
 
