@@ -97,11 +97,13 @@ pub struct Registry<S, K> {
     writer: Mutex<BTreeSet<String>>,
 }
 
-impl<S: fmt::Debug, K: fmt::Debug> fmt::Debug for Registry<S, K> {
+/// Names the backends only: a store's own `Debug` may print its values (key
+/// hashes, salts kept in the same store).
+impl<S: StateStore, K: KvStore> fmt::Debug for Registry<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("state", &self.state)
-            .field("kv", &self.kv)
+            .field("state", &self.state.capability().backend)
+            .field("kv", &self.kv.capability().backend)
             .field("options", &self.options)
             .finish_non_exhaustive()
     }

@@ -61,10 +61,11 @@ pub struct SaltManager<S> {
     cache: Mutex<Option<Salts>>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for SaltManager<S> {
+/// Names the backend only: a store's own `Debug` may print its values.
+impl<S: StateStore> fmt::Debug for SaltManager<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SaltManager")
-            .field("store", &self.store)
+            .field("store", &self.store.capability().backend)
             .field("period", &self.period)
             .field("key", &self.key)
             .field("salts", &"<redacted>")
@@ -121,7 +122,7 @@ impl<S: StateStore> SaltManager<S> {
     pub async fn load(&self, now: Timestamp) -> Result<Option<Salts>> {
         let epoch = self.epoch_at(now);
         let mut cache = self.cache.lock().await;
-        if !cache.as_ref().is_some_and(|s| s.epoch() >= epoch) {
+        if cache.as_ref().is_none_or(|s| s.epoch() < epoch) {
             *cache = self.read().await?;
         }
         Ok(cache.as_ref().filter(|s| in_force(s, epoch)).cloned())
@@ -142,7 +143,7 @@ impl<S: StateStore> SaltManager<S> {
     pub async fn ensure(&self, now: Timestamp, mut fresh: [u8; Salt::LEN]) -> Result<Salts> {
         let epoch = self.epoch_at(now);
         let mut cache = self.cache.lock().await;
-        if !cache.as_ref().is_some_and(|s| s.epoch() >= epoch) {
+        if cache.as_ref().is_none_or(|s| s.epoch() < epoch) {
             // Re-read: the cache may predate a write that failed ambiguously.
             *cache = self.read().await?;
         }

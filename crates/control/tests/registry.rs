@@ -69,11 +69,14 @@ fn field_of(err: Error) -> &'static str {
     }
 }
 
+/// The normalized (domain, time zone), or the field an error names.
+type Expected = Result<(&'static str, &'static str), &'static str>;
+
 #[test]
 fn new_sites_are_validated_field_by_field() {
     // (site, Ok(normalized domain, zone) or Err(field))
     let long = format!("{}.com", "a".repeat(260));
-    let cases: Vec<(NewSite, Result<(&str, &str), &str>)> = vec![
+    let cases: Vec<(NewSite, Expected)> = vec![
         (
             NewSite::new("example.com", "UTC"),
             Ok(("example.com", "UTC")),

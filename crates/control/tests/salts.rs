@@ -80,6 +80,9 @@ fn salts_rotate_daily_keep_one_previous_and_destroy_the_rest() {
     );
 }
 
+/// The stored record: its current salt's byte, and whether it keeps a previous salt.
+type Stored = Option<(u8, bool)>;
+
 #[test]
 fn idle_epochs_destroy_salts_without_creating_any() {
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(T0)));
@@ -90,7 +93,7 @@ fn idle_epochs_destroy_salts_without_creating_any() {
     block_on(salts.ensure(clock.now(), [2; 16])).unwrap();
 
     // (days after the last rotation, destroyed?, stored (current, has previous))
-    let steps: &[(u32, bool, Option<(u8, bool)>)] = &[
+    let steps: &[(u32, bool, Stored)] = &[
         (0, false, Some((2, true))),
         (1, true, Some((2, false))), // day 0's salt is two behind: gone
         (1, false, Some((2, false))),
