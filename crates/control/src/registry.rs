@@ -332,8 +332,18 @@ impl<S: StateStore, K: KvStore> Registry<S, K> {
         };
         let _guard = self.writer.lock().await;
         if let KeyScope::Sites(sites) = &scope {
-            for site in sites {
-                self.read_site(site).await?;
+            let sites: Vec<&String> = sites.iter().collect();
+            let chunk = self.state.capability().max_batch_keys.max(1);
+            for sites in sites.chunks(chunk) {
+                let keys: Vec<String> = sites.iter().map(|s| site_key(s)).collect();
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let found = self.state.get_many(&refs).await?;
+                if let Some((missing, _)) = sites.iter().zip(&found).find(|(_, v)| v.is_none()) {
+                    return Err(Error::NotFound {
+                        what: "site",
+                        name: (*missing).clone(),
+                    });
+                }
             }
         }
         let storage_key = key_key(key.id());
