@@ -446,6 +446,51 @@ mod tests {
     const GOLDEN_HASH_OF_ZEROS: &str =
         "adeccd8715148d873ef20bd92a6f239ef03a9f8fb691e195746fe851aa8fadc1";
 
+    #[test]
+    fn key_records_round_trip_and_reject_garbage() {
+        let record = KeyRecord {
+            info: KeyInfo {
+                id: KeyId(7),
+                scope: KeyScope::sites(["a.io", "b.io"]),
+                created_at: Timestamp::from_unix_millis(5),
+            },
+            hash: [3; 32],
+        };
+        assert_eq!(
+            KeyRecord::decode("key/x", &record.encode()).unwrap(),
+            record
+        );
+        let mut empty_scope = record.clone();
+        empty_scope.info.scope = KeyScope::Sites(BTreeSet::new());
+        let cases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![2],
+            record.encode()[..20].to_vec(),
+            empty_scope.encode(),
+        ];
+        for bytes in cases {
+            assert!(
+                matches!(
+                    KeyRecord::decode("key/x", &bytes),
+                    Err(Error::Corrupt { .. })
+                ),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn key_record_decoding_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128)) {
+            let _ = KeyRecord::decode("key/x", &bytes);
+        }
+
+        #[test]
+        fn key_parsing_never_panics(text in "\\PC{0,100}") {
+            let _ = ApiKey::parse(&text);
+        }
+    }
+
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }

@@ -122,7 +122,7 @@ impl<S: StateStore> SaltManager<S> {
     pub async fn load(&self, now: Timestamp) -> Result<Option<Salts>> {
         let epoch = self.epoch_at(now);
         let mut cache = self.cache.lock().await;
-        if cache.as_ref().is_none_or(|s| s.epoch() < epoch) {
+        if !cache.as_ref().is_some_and(|s| in_force(s, epoch)) {
             *cache = self.read().await?;
         }
         Ok(cache.as_ref().filter(|s| in_force(s, epoch)).cloned())
@@ -143,11 +143,11 @@ impl<S: StateStore> SaltManager<S> {
     pub async fn ensure(&self, now: Timestamp, mut fresh: [u8; Salt::LEN]) -> Result<Salts> {
         let epoch = self.epoch_at(now);
         let mut cache = self.cache.lock().await;
-        if cache.as_ref().is_none_or(|s| s.epoch() < epoch) {
+        if !cache.as_ref().is_some_and(|s| in_force(s, epoch)) {
             // Re-read: the cache may predate a write that failed ambiguously.
             *cache = self.read().await?;
         }
-        if let Some(salts) = cache.as_ref().filter(|s| s.epoch() >= epoch) {
+        if let Some(salts) = cache.as_ref().filter(|s| in_force(s, epoch)) {
             fresh.zeroize();
             return Ok(salts.clone());
         }
@@ -188,7 +188,7 @@ impl<S: StateStore> SaltManager<S> {
             return Ok(false);
         };
         let keep_from = epoch.previous().unwrap_or(epoch);
-        if salts.epoch().period != epoch.period || salts.epoch() < keep_from {
+        if salts.epoch().period != epoch.period || salts.epoch().index < keep_from.index {
             *cache = None;
             self.store.delete(&self.key).await?;
             return Ok(true);
@@ -233,8 +233,10 @@ impl<S: StateStore> SaltManager<S> {
     }
 }
 
-/// Whether `salts` serve events of `epoch`: their own epoch, or a later one
-/// (a clock that went back never recreates a destroyed salt).
+/// Whether `salts` serve events of `epoch`: same period, and their own epoch
+/// or a later one (a clock that went back never recreates a destroyed salt).
+/// Compared field by field: `SaltEpoch`'s derived order puts every weekly
+/// epoch after every daily one.
 fn in_force(salts: &Salts, epoch: SaltEpoch) -> bool {
-    salts.epoch() >= epoch
+    salts.epoch().period == epoch.period && salts.epoch().index >= epoch.index
 }

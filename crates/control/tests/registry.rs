@@ -503,3 +503,37 @@ fn corrupt_records_are_typed_errors() {
         assert_eq!(err.status(), 500);
     }
 }
+
+#[test]
+fn works_through_trait_objects() {
+    // How a server holds its stores: chosen at start-up, behind `Arc<dyn …>`.
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(T0)));
+    let state: Arc<dyn StateStore> = Arc::new(MemoryState::new(clock.clone()));
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new(clock.clone()));
+    let registry = Registry::new(state.clone(), kv.clone());
+    let salts =
+        glinto_control::SaltManager::new(state, glinto_event_model::visitor::SaltPeriod::Daily);
+    let site = block_on(registry.add_site(NewSite::new("a.example", "UTC"), clock.now())).unwrap();
+    assert_eq!(
+        block_on(read_snapshot(&*kv, "a.example")).unwrap(),
+        Some(site)
+    );
+    assert!(block_on(salts.ensure(clock.now(), [1; 16])).is_ok());
+    assert!(format!("{registry:?} {salts:?}").contains("memory-state"));
+}
+
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn futures_are_send_for_multi_threaded_servers() {
+    let f = Fixture::new();
+    let now = f.clock.now();
+    assert_send(&f.registry.add_site(NewSite::new("a.example", "UTC"), now));
+    assert_send(&f.registry.authorize("glk_", "a.example"));
+    assert_send(&f.registry.sync_snapshots());
+    let salts = glinto_control::SaltManager::new(
+        f.registry.state(),
+        glinto_event_model::visitor::SaltPeriod::Daily,
+    );
+    assert_send(&salts.ensure(now, [0; 16]));
+}

@@ -181,8 +181,23 @@ fn clock_skew_and_period_changes() {
     let week = block_on(weekly.ensure(clock.now(), [3; 16])).unwrap();
     assert_eq!(week.epoch().period, SaltPeriod::Weekly);
     assert_eq!(ids(&week), (id_under([3; 16]), None));
-    assert!(block_on(weekly.destroy_expired(clock.now())).is_ok());
-    block_on(weekly.destroy_all()).unwrap();
+    assert!(!block_on(weekly.destroy_expired(clock.now())).unwrap());
+    // And back: weekly salts never serve a daily manager (nor the reverse).
+    let daily = SaltManager::new(&state, SaltPeriod::Daily);
+    assert_eq!(block_on(daily.load(clock.now())).unwrap(), None);
+    let day = block_on(daily.ensure(clock.now(), [4; 16])).unwrap();
+    assert_eq!(day.epoch().period, SaltPeriod::Daily);
+    assert_eq!(ids(&day), (id_under([4; 16]), None));
+    // (A restarted weekly manager: one manager owns the record at a time.)
+    let weekly = SaltManager::new(&state, SaltPeriod::Weekly);
+    assert_eq!(block_on(weekly.load(clock.now())).unwrap(), None);
+    assert!(
+        block_on(weekly.destroy_expired(clock.now())).unwrap(),
+        "another period's salts go"
+    );
+    assert!(state.snapshot().is_empty());
+    block_on(daily.ensure(clock.now(), [5; 16])).unwrap();
+    block_on(daily.destroy_all()).unwrap();
     assert!(state.snapshot().is_empty());
 }
 
