@@ -483,64 +483,35 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
 }
 
-/// Normalizes one site domain the way the tracker's `domain` field is
-/// normalized into `Event::site`: trimmed, without a trailing dot,
-/// lower-cased; at most [`MAX_DOMAIN_BYTES`] bytes of letters, digits and
-/// `. - _ : /`. The site registry uses it so that a registered site and the
-/// events counted for it always agree on the name.
-///
-/// ```
-/// use glinto_event_model::normalize_site;
-/// assert_eq!(normalize_site(" Example.COM. ").unwrap(), "example.com");
-/// assert!(normalize_site("exa mple.com").is_err());
-/// ```
-///
-/// # Errors
-/// [`Error::Missing`] for an empty domain, [`Error::TooLong`] past
-/// [`MAX_DOMAIN_BYTES`], [`Error::Invalid`] naming the first character not
-/// allowed; the field is always `domain`.
-pub fn normalize_site(domain: &str) -> Result<String> {
-    Ok(normalize_part(domain)?
-        .ok_or(Error::Missing { field: "domain" })?
-        .into_owned())
-}
-
-/// One comma-separated part of `domain`, normalized; `None` when blank.
-fn normalize_part(part: &str) -> Result<Option<Cow<'_, str>>> {
-    let part = part.trim().trim_end_matches('.');
-    if part.is_empty() {
-        return Ok(None);
-    }
-    if part.len() > MAX_DOMAIN_BYTES {
-        return Err(Error::TooLong {
-            field: "domain",
-            limit: MAX_DOMAIN_BYTES,
-            len: part.len(),
-            unit: "bytes",
-        });
-    }
-    if let Some(bad) = part
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/')))
-    {
-        return Err(Error::Invalid {
-            field: "domain",
-            reason: format!("{part:?} contains {bad:?}"),
-        });
-    }
-    Ok(Some(if part.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(part.to_lowercase())
-    } else {
-        Cow::Borrowed(part)
-    }))
-}
-
 /// Splits and normalizes `domain` into the sites to count the event for.
 fn sites(domain: &str) -> Result<Vec<String>> {
     let mut sites: Vec<String> = Vec::new();
     for part in domain.split(',') {
-        let Some(site) = normalize_part(part)? else {
+        let part = part.trim().trim_end_matches('.');
+        if part.is_empty() {
             continue;
+        }
+        if part.len() > MAX_DOMAIN_BYTES {
+            return Err(Error::TooLong {
+                field: "domain",
+                limit: MAX_DOMAIN_BYTES,
+                len: part.len(),
+                unit: "bytes",
+            });
+        }
+        if let Some(bad) = part
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/')))
+        {
+            return Err(Error::Invalid {
+                field: "domain",
+                reason: format!("{part:?} contains {bad:?}"),
+            });
+        }
+        let site: Cow<'_, str> = if part.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(part.to_lowercase())
+        } else {
+            Cow::Borrowed(part)
         };
         if !sites.iter().any(|s| *s == *site) {
             if sites.len() == MAX_DOMAINS {
@@ -575,6 +546,35 @@ fn device_from_width(width: u32) -> Device {
         576..992 => Device::Tablet,
         _ => Device::Desktop,
     }
+}
+
+/// Normalizes one site domain exactly as the tracker's `domain` field is
+/// normalized into `Event::site` (the same code): trimmed, without a trailing
+/// dot, lower-cased, at most [`MAX_DOMAIN_BYTES`] bytes of letters, digits and
+/// `. - _ : /`. The site registry uses it, so a registered site and the events
+/// counted for it always agree on the name.
+///
+/// ```
+/// use glinto_event_model::normalize_site;
+/// assert_eq!(normalize_site(" Example.COM. ").unwrap(), "example.com");
+/// assert!(normalize_site("exa mple.com").is_err());
+/// assert!(normalize_site("a.com,b.com").is_err());
+/// ```
+///
+/// # Errors
+/// On the field `domain`: [`Error::Missing`] when empty, [`Error::TooLong`]
+/// past [`MAX_DOMAIN_BYTES`], [`Error::Invalid`] for a list of domains or a
+/// character not allowed.
+pub fn normalize_site(domain: &str) -> Result<String> {
+    if domain.contains(',') {
+        return Err(Error::Invalid {
+            field: "domain",
+            reason: "one domain is expected, not a comma-separated list".into(),
+        });
+    }
+    sites(domain)?
+        .pop()
+        .ok_or(Error::Missing { field: "domain" })
 }
 
 #[cfg(test)]
