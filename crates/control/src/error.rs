@@ -36,7 +36,7 @@ pub enum Error {
     #[error("invalid {field}: {reason}")]
     Invalid {
         /// The field: `domain`, `time_zone`, `retention_days`,
-        /// `hour_cells_days`, `shards`, `scope`.
+        /// `hour_cells_days`, `shards`, `scope`, `secret`.
         field: &'static str,
         /// What is wrong and what would be accepted.
         reason: String,

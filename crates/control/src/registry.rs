@@ -297,7 +297,8 @@ impl<S: StateStore, K: KvStore> Registry<S, K> {
     ///
     /// # Errors
     /// [`Error::Invalid`] on `scope` (empty, too many sites, a domain that
-    /// cannot be a site, or a 1-in-2⁶⁴ id collision: draw again),
+    /// cannot be a site) or on `secret` (a 1-in-2⁶⁴ id collision, or the
+    /// same bytes twice: draw again),
     /// [`Error::NotFound`] for a site not registered, [`Error::Storage`],
     /// [`Error::Corrupt`].
     pub async fn create_key(
@@ -349,7 +350,7 @@ impl<S: StateStore, K: KvStore> Registry<S, K> {
         let storage_key = key_key(key.id());
         if self.state.get(&storage_key).await?.is_some() {
             return Err(Error::invalid(
-                "scope",
+                "secret",
                 format!(
                     "key id {} is taken; create the key from new random bytes",
                     key.id()
@@ -400,7 +401,9 @@ impl<S: StateStore, K: KvStore> Registry<S, K> {
 
     /// Checks the key text a client sent (e.g. `Authorization: Bearer glk_…`)
     /// for `site`: the key's id if it exists, its secret matches (compared in
-    /// constant time) and its scope includes the site.
+    /// constant time) and its scope includes the site. A key scoped to all
+    /// sites is allowed for a domain that is not registered: the caller then
+    /// finds no site (404).
     ///
     /// # Errors
     /// [`AuthError::Malformed`] / [`AuthError::UnknownKey`] (401),

@@ -477,7 +477,13 @@ fn key_creation_is_validated() {
     block_on(f.registry.create_key(KeyScope::All, now, [9; 32])).unwrap();
     let again = block_on(f.registry.create_key(KeyScope::All, now, [9; 32])).unwrap_err();
     assert!(
-        matches!(again, Error::Invalid { field: "scope", .. }),
+        matches!(
+            again,
+            Error::Invalid {
+                field: "secret",
+                ..
+            }
+        ),
         "{again}"
     );
     assert_eq!(block_on(f.registry.keys()).unwrap().len(), 1);
