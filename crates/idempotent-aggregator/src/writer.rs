@@ -827,13 +827,13 @@ impl SiteWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when the event is for another site.
+    /// [`Error::WrongSite`] when the event is for another site.
     pub fn apply(&mut self, event: &Event) -> Result<Admission> {
         if event.site != self.site {
-            return Err(Error::Malformed {
+            return Err(Error::WrongSite {
                 kind: "event",
-                field: "site",
-                reason: "the event belongs to another site's writer",
+                expected: self.site.as_str().into(),
+                found: event.site.as_str().into(),
             });
         }
         match self.dedup.admit(event.event_id, event.timestamp_ms) {
