@@ -90,9 +90,10 @@ pub fn hour_of(timestamp_ms: u64) -> u32 {
 /// The largest bucket phase, in minutes ([`bucket_of`]).
 pub const MAX_BUCKET_OFFSET_MINUTES: u16 = 59;
 
-/// The hour bucket of a timestamp for a site whose buckets start
-/// `offset_minutes` past the UTC hour's start minus that phase:
-/// `floor((t + offset) / 1 h)`. With offset 0 this is [`hour_of`]; a site in
+/// The hour bucket of a timestamp for a site whose buckets are shifted by a
+/// phase of `offset_minutes`: `floor((t + offset) / 1 h)`, so bucket `b`
+/// starts `offset` minutes before the UTC hour `b`. With offset 0 this is
+/// [`hour_of`]; a site in
 /// Asia/Kolkata (UTC+5:30) uses 30 and one in Asia/Kathmandu (UTC+5:45) 45, so
 /// that every bucket is one local hour and a local day is exactly 24 buckets
 /// (23 or 25 on a daylight-saving change). Offsets above
