@@ -7,6 +7,20 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 root="$(cd ../../.. && pwd)"
 
+# Up to date when the wasm is newer than every source it is built from (the
+# same list tests/workerd.rs checks). --force rebuilds anyway.
+sources=(
+    "$root/Cargo.lock"
+    "$root/crates/storage-traits/src" "$root/crates/storage-traits/Cargo.toml"
+    "$root/crates/storage-workers/src" "$root/crates/storage-workers/Cargo.toml"
+    src Cargo.toml
+)
+if [[ "${1:-}" != "--force" && -f build/index_bg.wasm && -f build/index.js ]] &&
+    [[ -z "$(find "${sources[@]}" -newer build/index_bg.wasm -print -quit)" ]]; then
+    echo "conformance Worker up to date ($(wc -c < build/index_bg.wasm) bytes of wasm)"
+    exit 0
+fi
+
 want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' "$root/Cargo.lock")
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [[ "$have" != "$want" ]]; then

@@ -70,7 +70,10 @@ mod tests {
                 "\u{0}not a cursor\u{0}",
                 format!("invalid cursor: not a cursor of this store{hint}"),
             ),
-            ("AAAQ", format!("invalid cursor: not a cursor of this store{hint}")),
+            (
+                "AAAQ",
+                format!("invalid cursor: not a cursor of this store{hint}"),
+            ),
             ("gw1.", format!("invalid cursor: empty cursor{hint}")),
             (
                 "gw1.a b",

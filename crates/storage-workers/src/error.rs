@@ -21,6 +21,10 @@ const TRANSIENT_MARKERS: &[&str] = &[
     "try again",
     "internal error",
     "503",
+    // R2 puts its error code at the end of the message; 10058 is "reduce
+    // your concurrent request rate for the same object"
+    // (https://developers.cloudflare.com/r2/api/error-codes/).
+    "(10058)",
 ];
 
 /// A runtime failure of `operation`: transient when its message says a retry

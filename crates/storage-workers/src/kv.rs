@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use glinto_storage::{
-    Capability, Clock, Error, Expiration, KvEntry, KvKey, KvListOptions, KvListPage,
-    KvPutOptions, KvStore, Limit, Result, Timestamp,
+    Capability, Clock, Error, Expiration, KvEntry, KvKey, KvListOptions, KvListPage, KvPutOptions,
+    KvStore, Limit, Result, Timestamp,
 };
 use serde_json::Value;
 

@@ -82,7 +82,11 @@ fn r2_range(range: &GetRange) -> Option<worker::Range> {
 
 impl R2Store {
     /// Reads `range` (already resolved against the object's size) of `key`.
-    async fn read(&self, key: &str, range: Option<worker::Range>) -> Result<Option<worker::Object>> {
+    async fn read(
+        &self,
+        key: &str,
+        range: Option<worker::Range>,
+    ) -> Result<Option<worker::Object>> {
         let mut get = self.bucket.get(key);
         if let Some(range) = range {
             get = get.range(range);

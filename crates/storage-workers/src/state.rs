@@ -245,7 +245,9 @@ impl StateStore for DurableObjectStore {
                 return;
             }
             let Some(key) = key.as_string() else {
-                failure = Some(Error::permanent("Durable Object list returned a non-string key"));
+                failure = Some(Error::permanent(
+                    "Durable Object list returned a non-string key",
+                ));
                 return;
             };
             match bytes_of(&key, &value) {

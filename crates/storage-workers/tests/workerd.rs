@@ -88,7 +88,9 @@ fn conformance_suite_passes_in_workerd() {
                 continue;
             }
             Err(e) => {
-                tally.failed.push((route.clone(), format!("request failed: {e}")));
+                tally
+                    .failed
+                    .push((route.clone(), format!("request failed: {e}")));
                 continue;
             }
         };

@@ -12,6 +12,10 @@
 //! - `GET /state/{plain,box,arc}`: [`run_all_state`] inside the Durable
 //!   Object named after the way (class [`ConformanceState`], binding `STATE`),
 //!   on its own storage, alarms included;
+//! - `GET /op/<kind>?i=N`: one storage operation (`noop`, `kv-get`,
+//!   `kv-put`, `r2-get`, `r2-put`, `do-noop`, `do-get`, `do-write`), for the
+//!   latency example (`cargo run --release -p glinto-storage-workers
+//!   --example workerd_latency`);
 //! - `GET /ping`: `pong`, for readiness.
 //!
 //! A suite route answers 200 with one line per test:
@@ -56,8 +60,7 @@ const PAGING_KEYS: usize = 1_100;
 ///   when the store checks it a moment after the harness read the clock.
 fn harness(suite: &str, way: &str) -> Harness {
     let sleep: glinto_storage::conformance::SleepFn = Arc::new(|d: Duration| {
-        Box::pin(worker::Delay::from(d))
-            as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
+        Box::pin(worker::Delay::from(d)) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
     });
     Harness::with_time(TimeControl::Sleep {
         clock: Arc::new(WorkersClock),
@@ -71,7 +74,11 @@ fn harness(suite: &str, way: &str) -> Harness {
 
 /// The report as lines of `verdict\ttest[\tdetail]`.
 fn render(report: &Report) -> String {
-    let clean = |s: &str| s.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n");
+    let clean = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n")
+    };
     let mut out = String::new();
     for name in &report.passed {
         out.push_str(&format!("passed\t{}\n", clean(name)));
@@ -134,6 +141,88 @@ async fn run_state(store: DurableObjectStore, way: &str) -> Report {
     }
 }
 
+/// The `i` query parameter (which key a benchmark request touches).
+/// Read from the raw URL: parsing it with the `url` crate would add its
+/// IDNA tables (about 200 KB) to the wasm.
+fn index(req: &Request) -> u64 {
+    let url = req.inner().url();
+    url.split_once('?')
+        .and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("i="))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `GET /op/<kind>?i=N`: exactly one storage operation (or none, for
+/// `noop`), so that the latency example can time operations through
+/// Miniflare request by request. Keys are `bench/<i mod 64>` (puts use
+/// `bench/put/<i>`: one write per key, below KV's rate limit).
+async fn one_operation(op: &str, req: &Request, env: &Env) -> Result<Response> {
+    let i = index(req);
+    let key = format!("bench/{}", i % 64);
+    let fresh = format!("bench/put/{i}");
+    let value = bytes::Bytes::from(vec![7u8; 100]);
+    let failed = |e: glinto_storage::Error| Response::error(e.to_string(), 500);
+    match op {
+        "noop" => Response::ok("ok"),
+        "kv-get" => match WorkersKv::from_env(env, "KV")?.get(&key).await {
+            Ok(_) => Response::ok("ok"),
+            Err(e) => failed(e),
+        },
+        "kv-put" => {
+            let kv = WorkersKv::from_env(env, "KV")?;
+            match kv
+                .put(&fresh, value, glinto_storage::KvPutOptions::new())
+                .await
+            {
+                Ok(()) => Response::ok("ok"),
+                Err(e) => failed(e),
+            }
+        }
+        "r2-get" => match R2Store::from_env(env, "BUCKET")?.get(&key, None).await {
+            Ok(_) => Response::ok("ok"),
+            Err(e) => failed(e),
+        },
+        "r2-put" => {
+            let r2 = R2Store::from_env(env, "BUCKET")?;
+            match r2
+                .put(&fresh, value, glinto_storage::PutMode::Overwrite)
+                .await
+            {
+                Ok(_) => Response::ok("ok"),
+                Err(e) => failed(e),
+            }
+        }
+        "do-get" | "do-write" | "do-noop" => {
+            let stub = env.durable_object("STATE")?.get_by_name("bench")?;
+            stub.fetch_with_str(&format!("https://state.invalid/op/{op}?i={i}"))
+                .await
+        }
+        _ => Response::error("no such operation", 404),
+    }
+}
+
+/// The Durable Object side of [`one_operation`].
+async fn one_state_operation(op: &str, i: u64, store: &DurableObjectStore) -> Result<Response> {
+    let key = format!("bench/{}", i % 64);
+    let outcome = match op {
+        "do-get" => store.get(&key).await.map(drop),
+        "do-write" => {
+            store
+                .write(glinto_storage::WriteBatch::new().put(key, vec![7u8; 100]))
+                .await
+        }
+        _ => Ok(()),
+    };
+    match outcome {
+        Ok(()) => Response::ok("ok"),
+        Err(e) => Response::error(e.to_string(), 500),
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: worker::Context) -> Result<Response> {
     let path = req.path();
@@ -148,6 +237,7 @@ async fn fetch(req: Request, env: Env, _ctx: worker::Context) -> Result<Response
             let report = run_object(R2Store::from_env(&env, "BUCKET")?, way).await;
             Response::ok(render(&report))
         }
+        ["op", op] => one_operation(op, &req, &env).await,
         ["state", way] if WAYS.contains(way) => {
             let stub = env.durable_object("STATE")?.get_by_name(way)?;
             stub.fetch_with_str(&format!("https://state.invalid/{way}"))
@@ -178,6 +268,10 @@ impl DurableObject for ConformanceState {
     async fn fetch(&self, req: Request) -> Result<Response> {
         let path = req.path();
         let way = path.trim_matches('/');
+        if let Some(op) = way.strip_prefix("op/") {
+            let store = DurableObjectStore::new(self.state.storage());
+            return one_state_operation(op, index(&req), &store).await;
+        }
         if !WAYS.contains(&way) {
             return Response::error("no such way", 404);
         }

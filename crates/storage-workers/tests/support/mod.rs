@@ -171,7 +171,11 @@ impl Drop for Workerd {
 
 /// `GET path` on `addr`: the status and the body (read by Content-Length:
 /// the local runtime is slow to close connections).
-pub(crate) fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(u16, String), String> {
+pub(crate) fn get(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(10)).map_err(|e| e.to_string())?;
     stream
