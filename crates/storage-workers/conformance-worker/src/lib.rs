@@ -7,10 +7,10 @@
 //! `Box<dyn …>`, `Arc<dyn …>`), each on its own key namespace so that the
 //! nine runs can go concurrently:
 //!
-//! - `GET /kv/{plain,box,arc}`: [`run_all_kv`] on the `KV` namespace;
-//! - `GET /object/{plain,box,arc}`: [`run_all_object`] on the `BUCKET` bucket;
-//! - `GET /state/{plain,box,arc}`: [`run_all_state`] inside the Durable
-//!   Object named after the way (class [`ConformanceState`], binding `STATE`),
+//! - `GET /kv/{plain,box,arc}`: `run_all_kv` on the `KV` namespace;
+//! - `GET /object/{plain,box,arc}`: `run_all_object` on the `BUCKET` bucket;
+//! - `GET /state/{plain,box,arc}`: `run_all_state` inside the Durable
+//!   Object named after the way (class `ConformanceState`, binding `STATE`),
 //!   on its own storage, alarms included;
 //! - `GET /op/<kind>?i=N`: one storage operation (`noop`, `kv-get`,
 //!   `kv-put`, `r2-get`, `r2-put`, `do-noop`, `do-get`, `do-write`), for the
@@ -96,49 +96,24 @@ fn render(report: &Report) -> String {
     out
 }
 
-async fn run_kv(store: WorkersKv, way: &str) -> Report {
-    let h = harness("kv", way);
-    match way {
-        "box" => {
-            let store: Box<dyn KvStore> = Box::new(store);
-            run_all_kv(&store, &h).await
+/// Runs one suite on `store` held the way `way` names: itself, as
+/// `Box<dyn Trait>` or as `Arc<dyn Trait>` (the forwarding impls of the
+/// traits are part of what runs on the real bindings).
+macro_rules! run_way {
+    ($run:ident, $store_trait:ident, $suite:literal, $store:expr, $way:expr) => {{
+        let h = harness($suite, $way);
+        match $way {
+            "box" => {
+                let store: Box<dyn $store_trait> = Box::new($store);
+                $run(&store, &h).await
+            }
+            "arc" => {
+                let store: Arc<dyn $store_trait> = Arc::new($store);
+                $run(&store, &h).await
+            }
+            _ => $run(&$store, &h).await,
         }
-        "arc" => {
-            let store: Arc<dyn KvStore> = Arc::new(store);
-            run_all_kv(&store, &h).await
-        }
-        _ => run_all_kv(&store, &h).await,
-    }
-}
-
-async fn run_object(store: R2Store, way: &str) -> Report {
-    let h = harness("object", way);
-    match way {
-        "box" => {
-            let store: Box<dyn ObjectStore> = Box::new(store);
-            run_all_object(&store, &h).await
-        }
-        "arc" => {
-            let store: Arc<dyn ObjectStore> = Arc::new(store);
-            run_all_object(&store, &h).await
-        }
-        _ => run_all_object(&store, &h).await,
-    }
-}
-
-async fn run_state(store: DurableObjectStore, way: &str) -> Report {
-    let h = harness("state", way);
-    match way {
-        "box" => {
-            let store: Box<dyn StateStore> = Box::new(store);
-            run_all_state(&store, &h).await
-        }
-        "arc" => {
-            let store: Arc<dyn StateStore> = Arc::new(store);
-            run_all_state(&store, &h).await
-        }
-        _ => run_all_state(&store, &h).await,
-    }
+    }};
 }
 
 /// The `i` query parameter (which key a benchmark request touches).
@@ -230,11 +205,13 @@ async fn fetch(req: Request, env: Env, _ctx: worker::Context) -> Result<Response
     match parts.as_slice() {
         ["ping"] => Response::ok("pong"),
         ["kv", way] if WAYS.contains(way) => {
-            let report = run_kv(WorkersKv::from_env(&env, "KV")?, way).await;
+            let store = WorkersKv::from_env(&env, "KV")?;
+            let report = run_way!(run_all_kv, KvStore, "kv", store, *way);
             Response::ok(render(&report))
         }
         ["object", way] if WAYS.contains(way) => {
-            let report = run_object(R2Store::from_env(&env, "BUCKET")?, way).await;
+            let store = R2Store::from_env(&env, "BUCKET")?;
+            let report = run_way!(run_all_object, ObjectStore, "object", store, *way);
             Response::ok(render(&report))
         }
         ["op", op] => one_operation(op, &req, &env).await,
@@ -275,7 +252,8 @@ impl DurableObject for ConformanceState {
         if !WAYS.contains(&way) {
             return Response::error("no such way", 404);
         }
-        let report = run_state(DurableObjectStore::new(self.state.storage()), way).await;
+        let store = DurableObjectStore::new(self.state.storage());
+        let report = run_way!(run_all_state, StateStore, "state", store, way);
         Response::ok(render(&report))
     }
 
