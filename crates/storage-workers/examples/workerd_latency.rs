@@ -17,7 +17,6 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "../tests/support/mod.rs"]
-#[expect(dead_code, reason = "the test's helpers, not all used here")]
 mod support;
 
 #[cfg(not(target_arch = "wasm32"))]

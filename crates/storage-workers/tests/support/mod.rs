@@ -62,7 +62,7 @@ pub(crate) fn check_prerequisites() -> Result<(), String> {
         dir.join("src"),
         dir.join("Cargo.toml"),
     ];
-    if let Some(changed) = sources.iter().filter(|s| newest(s) > Some(built)).next() {
+    if let Some(changed) = sources.iter().find(|s| newest(s) > Some(built)) {
         return Err(format!(
             "the conformance Worker is older than {}: rebuild it ({HOW_TO_BUILD})",
             changed.display()
