@@ -19,6 +19,7 @@ pub mod counter;
 pub mod dedup;
 pub mod delta;
 mod error;
+mod intern;
 pub mod lattice;
 pub mod rollup;
 pub mod session;

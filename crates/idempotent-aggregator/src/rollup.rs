@@ -67,8 +67,8 @@ mod dimension;
 mod query;
 mod seq;
 mod tally;
-mod values;
 
+pub(crate) use crate::intern::Values;
 pub(crate) use codec_v1::{RollupWire, postcard_error};
 pub(crate) use codec_v2::decode_v2;
 pub use dimension::{DIMENSIONS, Dimension};
@@ -76,7 +76,6 @@ pub use query::{HourRange, OrderBy, Row, Stats};
 pub use seq::SeqSet;
 use tally::read_counts;
 pub use tally::{Cell, Counts, Metrics, Tally};
-pub(crate) use values::Values;
 
 /// Milliseconds in one hour bucket.
 pub const HOUR_MS: u64 = 3_600_000;

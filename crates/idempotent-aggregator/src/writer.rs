@@ -43,12 +43,13 @@
 use std::hash::{BuildHasher, Hasher};
 
 use glinto_event_model::Event;
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap};
 
 use crate::counter::ReplicaId;
 use crate::dedup::{Admission, Deduplicator};
 use crate::delta::Delta;
-use crate::rollup::{Cell, Counts, DIMENSIONS, Dimension, SiteRollup, Tally, Values, hour_of};
+use crate::intern::{Interner, Values};
+use crate::rollup::{Cell, Counts, DIMENSIONS, Dimension, SiteRollup, Tally, hour_of};
 use crate::session::{Hit, Memo, Sessionizer, Sign, Visit};
 use crate::sketch::{HashScheme, UniqueSketch};
 use crate::{Error, Result};
@@ -158,38 +159,30 @@ fn session_fields(e: &Event) -> [&str; 9] {
     ]
 }
 
-/// Interned tuples of `N` field values: each tuple is looked up by one hash
-/// over its fields and compared with its key, the fields laid end to end
-/// (each followed by `0xff`, a byte UTF-8 never contains) in one buffer:
-/// cheaper than `N` lookups of single values.
+/// Interned tuples of `N` field values (the crate's one [`Interner`]): each
+/// tuple is looked up by one hash over its fields and compared with its key,
+/// the fields laid end to end (each followed by `0xff`, a byte UTF-8 never
+/// contains): cheaper than `N` lookups of single values.
 #[derive(Debug, Default)]
 struct Tuples<const N: usize> {
-    hasher: DefaultHashBuilder,
-    table: HashTable<u32>,
-    /// Every tuple's key laid end to end (one dense buffer to compare in).
-    bytes: Vec<u8>,
-    /// `(start, end)` of each tuple's key in `bytes`.
-    spans: Vec<(u32, u32)>,
+    keys: Interner<Vec<u8>>,
     /// The cell value ids of each tuple.
     values: Vec<[u32; N]>,
 }
 
 impl<const N: usize> Tuples<N> {
-    fn key(&self, id: u32) -> Option<&[u8]> {
-        let &(start, end) = self.spans.get(id as usize)?;
-        self.bytes.get(start as usize..end as usize)
-    }
-
     /// Whether tuple `id` is `fields`.
     #[inline]
     fn matches(&self, id: u32, fields: &[&str; N]) -> bool {
-        self.key(id).is_some_and(|key| key_matches(key, fields))
+        self.keys
+            .key(id)
+            .is_some_and(|key| key_matches(key, fields))
     }
 
     /// The hash of `fields` (the same as [`key_hash`] of their key).
     #[inline]
     fn hash(&self, fields: &[&str; N]) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = self.keys.hasher().build_hasher();
         for f in fields {
             h.write(f.as_bytes());
             h.write_u8(0xff);
@@ -206,8 +199,7 @@ impl<const N: usize> Tuples<N> {
         versions: &[(usize, usize)],
     ) -> u32 {
         let hash = self.hash(fields);
-        let found = self.table.find(hash, |&id| self.matches(id, fields));
-        if let Some(&id) = found {
+        if let Some(id) = self.keys.find(hash, |key| key_matches(key, fields)) {
             return id;
         }
         let mut values: [u32; N] = std::array::from_fn(|i| strings.intern(fields[i]));
@@ -221,24 +213,17 @@ impl<const N: usize> Tuples<N> {
             };
             values[version_at] = strings.intern(&combined);
         }
-        let id = u32::try_from(self.spans.len()).unwrap_or(u32::MAX);
-        let start = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
-        for f in fields {
-            self.bytes.extend_from_slice(f.as_bytes());
-            self.bytes.push(0xff);
-        }
-        let end = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
-        self.spans.push((start, end));
         self.values.push(values);
-        let (hasher, bytes, spans) = (&self.hasher, &self.bytes, &self.spans);
-        self.table.insert_unique(hash, id, |&id| {
-            let &(start, end) = spans.get(id as usize).unwrap_or(&(0, 0));
-            key_hash(
-                hasher,
-                bytes.get(start as usize..end as usize).unwrap_or(&[]),
-            )
-        });
-        id
+        self.keys.insert_new(
+            hash,
+            |bytes| {
+                for f in fields {
+                    bytes.extend_from_slice(f.as_bytes());
+                    bytes.push(0xff);
+                }
+            },
+            key_hash,
+        )
     }
 }
 
@@ -1189,8 +1174,8 @@ mod tests {
                 [&f[0], &f[1], &f[2]]
             }
             let id = tuples.intern(&as_refs(&fields), &mut strings, &[]);
-            let key = tuples.key(id).map(<[u8]>::to_vec).unwrap_or_default();
-            prop_assert_eq!(key_hash(&tuples.hasher, &key), tuples.hash(&as_refs(&fields)));
+            let key = tuples.keys.key(id).map(<[u8]>::to_vec).unwrap_or_default();
+            prop_assert_eq!(key_hash(tuples.keys.hasher(), &key), tuples.hash(&as_refs(&fields)));
             prop_assert!(tuples.matches(id, &as_refs(&fields)));
             prop_assert_eq!(tuples.matches(id, &as_refs(&other)), fields == other);
             prop_assert_eq!(tuples.intern(&as_refs(&fields), &mut strings, &[]), id);
