@@ -12,15 +12,15 @@
 //!
 //! # What each dimension counts
 //! - Event-level counts (`pageviews`, `events`) go to the hour of the event:
-//!   - the visitor-level dimensions ([`Dimension::is_visit_level`]: hostname,
+//!   - the visit-level dimensions ([`Dimension::is_visit_level`]: hostname,
 //!     source, referrer, channel, UTM, country, browser, OS, device, screen)
 //!     and [`Dimension::Total`] count every event, and their sketches every
 //!     visitor;
 //!   - [`Dimension::Page`] counts page views only (a custom event's page is
 //!     not a page view of it); [`Dimension::Goal`] counts custom events by
 //!     name; [`Dimension::Prop`] counts events by `key=value`.
-//! - Visit-level counts (`visits`, `bounces`, `duration`) go to the hour the
-//!   visit started, under the visit's *first* event's visitor-level values,
+//! - Visit counts (`visits`, `bounces`, `duration`) go to the hour the
+//!   visit started, under the visit's *first* event's visit-level values,
 //!   its entry page ([`Dimension::EntryPage`]) and exit page
 //!   ([`Dimension::ExitPage`]), and the total. Page, goal and prop cells hold
 //!   no visit counts.
