@@ -88,13 +88,8 @@ impl SiteRollup {
                     let mut tally = Vec::with_capacity(2 + 9 * entries.len());
                     for (replica, counts) in entries {
                         tally.push(replica.0);
-                        let fields = counts.fields();
-                        let mask = fields
-                            .iter()
-                            .enumerate()
-                            .fold(0u64, |m, (i, &v)| if v != 0 { m | 1 << i } else { m });
-                        tally.push(mask);
-                        tally.extend(fields.iter().copied().filter(|&v| v != 0));
+                        tally.push(u64::from(counts.mask()));
+                        tally.extend(counts.fields().into_iter().filter(|&v| v != 0));
                     }
                     wire_cells.push(CellWire {
                         dim: dim.tag(),

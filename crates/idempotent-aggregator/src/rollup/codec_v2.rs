@@ -46,13 +46,8 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 fn put_counts(out: &mut Vec<u8>, counts: &Counts) {
-    let fields = counts.fields();
-    let mask = fields
-        .iter()
-        .enumerate()
-        .fold(0u8, |m, (i, &v)| if v != 0 { m | 1 << i } else { m });
-    out.push(mask);
-    for v in fields.into_iter().filter(|&v| v != 0) {
+    out.push(counts.mask());
+    for v in counts.fields().into_iter().filter(|&v| v != 0) {
         put_varint(out, v);
     }
 }

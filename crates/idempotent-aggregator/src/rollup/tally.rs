@@ -57,6 +57,15 @@ impl Counts {
         ]
     }
 
+    /// Bit `i` set when field `i` (in [`Self::fields`] order) is not zero:
+    /// the mask both encodings write before the non-zero fields.
+    pub(super) fn mask(&self) -> u8 {
+        self.fields()
+            .iter()
+            .enumerate()
+            .fold(0u8, |m, (i, &v)| if v != 0 { m | 1 << i } else { m })
+    }
+
     fn from_fields(f: [u64; 8]) -> Self {
         Self {
             pageviews: f[0],
