@@ -70,7 +70,7 @@ mod tally;
 
 pub(crate) use crate::intern::Values;
 pub(crate) use codec_v1::{RollupWire, postcard_error};
-pub(crate) use codec_v2::decode_v2;
+pub(crate) use codec_v2::{ROLLUP_V3, decode_body};
 pub use dimension::{DIMENSIONS, Dimension};
 pub use query::{HourRange, OrderBy, Row, Stats};
 pub use seq::SeqSet;
@@ -195,6 +195,23 @@ impl SiteRollup {
     /// Number of cells over all hours.
     pub fn cell_count(&self) -> usize {
         self.hours.values().map(HourCells::len).sum()
+    }
+
+    /// Folds, in every cell, the totals of every replica below `watermark`
+    /// into the cell's base ([`Tally::compact`]): what keeps per-replica
+    /// entries from piling up as writers come and go. Only the single
+    /// compaction owner of the rollup calls it, and only past replicas that
+    /// are retired: they will never write again and every delta they wrote
+    /// has been applied here (`crate::counter`, "the watermark rule"). A copy
+    /// taken before compaction then merges in without double counting.
+    pub fn compact(&mut self, watermark: ReplicaId) {
+        for cells in self.hours.values_mut() {
+            for map in &mut cells.dims {
+                for cell in map.values_mut() {
+                    cell.tally.compact(watermark);
+                }
+            }
+        }
     }
 }
 

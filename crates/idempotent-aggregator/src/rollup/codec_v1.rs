@@ -22,7 +22,8 @@ impl SiteRollup {
     /// Nothing writes it ([`Self::encode`] writes version 2, about 45 %
     /// smaller): it exists, behind the `testing` feature, so that its golden
     /// bytes stay pinned and [`Self::decode`]'s reading of version 1 stays
-    /// tested.
+    /// tested. It cannot carry compacted tallies (version 3): it writes their
+    /// live entries only.
     #[cfg(any(test, feature = "testing"))]
     pub fn encode_v1(&self) -> Vec<u8> {
         let out = vec![ROLLUP_V1];
