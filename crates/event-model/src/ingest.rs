@@ -50,6 +50,22 @@ use crate::referrer::{self, ChannelInput, ClickId, ReferrerSource};
 use crate::ua::{UaCache, UserAgent};
 use crate::visitor::Salts;
 
+/// The hostname of a page URL without a host (`file:///...`, `about:blank`),
+/// as Plausible records it.
+pub const NO_HOST: &str = "(none)";
+
+/// A host name as the visitor's browser shows it: punycode labels
+/// (`xn--caf-dma.com`) back to Unicode (`café.com`), so that the hostname of
+/// an internationalized site matches its site name (which users type in
+/// Unicode, and Plausible keeps as sent).
+fn domain_to_unicode(domain: &str) -> String {
+    if !domain.contains("xn--") {
+        return domain.to_owned();
+    }
+    let (unicode, result) = idna::domain_to_unicode(domain);
+    if result.is_ok() { unicode } else { domain.to_owned() }
+}
+
 /// Most sites one request may name in `domain`.
 pub const MAX_DOMAINS: usize = 10;
 /// Longest site domain, in bytes (a DNS name).
@@ -86,6 +102,31 @@ pub struct Ingestor {
     config: IngestConfig,
     salts: Salts,
     ua_cache: UaCache,
+    dropped: DroppedCounts,
+}
+
+/// How many times each optional field was dropped for a bad value while its
+/// event was kept ([`payload::Dropped`]), since the ingestor was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DroppedCounts(Vec<(&'static str, u64)>);
+
+impl DroppedCounts {
+    fn count(&mut self, field: &'static str) {
+        match self.0.iter_mut().find(|(f, _)| *f == field) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((field, 1)),
+        }
+    }
+
+    /// `(field, count)` pairs, in the order the fields were first dropped.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// How many times `field` was dropped.
+    pub fn get(&self, field: &str) -> u64 {
+        self.0.iter().find(|(f, _)| *f == field).map_or(0, |(_, n)| *n)
+    }
 }
 
 impl Ingestor {
@@ -96,7 +137,13 @@ impl Ingestor {
             config,
             salts,
             ua_cache,
+            dropped: DroppedCounts::default(),
         }
+    }
+
+    /// How often optional fields were dropped (events kept without them).
+    pub fn dropped(&self) -> &DroppedCounts {
+        &self.dropped
     }
 
     /// Replaces the salts (at an epoch change).
@@ -154,7 +201,18 @@ impl Ingestor {
         ctx: &RequestContext<'_>,
     ) -> Result<Vec<Event>> {
         let mut page = Page::parse(&payload.url, payload.hash_mode)?;
-        let sites = sites(&payload.domain)?;
+        let sites = if payload.domain.trim().is_empty() {
+            // No `domain`: the site is the page's host, as Plausible does.
+            if page.hostname.is_empty() || page.hostname == NO_HOST {
+                return Err(Error::Missing { field: "domain" });
+            }
+            sites(&page.hostname)?
+        } else {
+            sites(&payload.domain)?
+        };
+        for field in payload.dropped.fields() {
+            self.dropped.count(field);
+        }
         let ip = ctx.client_ip.ok_or(Error::Missing { field: "client_ip" })?;
         let mut ua = self.ua_cache.classify(ctx.user_agent)?;
         let count = sites.len();
@@ -223,6 +281,7 @@ impl Ingestor {
                     revenue: payload.revenue.as_ref(),
                     interactive: payload.interactive,
                     screen_width: payload.screen_width,
+                    engagement: payload.engagement,
                     received_at_ms: ctx.received_at_ms,
                 },
                 self.config.event_id_window_ms,
@@ -261,6 +320,7 @@ impl Ingestor {
             props: payload.props.clone(),
             revenue: payload.revenue.clone(),
             interactive: payload.interactive,
+            engagement: payload.engagement,
             visitor_id: ids.current,
             previous_visitor_id: ids.previous,
             session_id: None,
@@ -381,19 +441,30 @@ impl<'a> UrlParts<'a> {
             reason,
         };
         let parsed = Url::parse(url.trim()).map_err(|e| invalid(format!("not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
+        // As Plausible: every scheme but `data:` is a page (app shells send
+        // `file:///android_asset/...`, extensions `chrome-extension://...`);
+        // `javascript:` is refused too (deliberate: it is never a page).
+        if matches!(parsed.scheme(), "data" | "javascript") {
             return Err(invalid(format!(
-                "scheme `{}` is not http or https",
+                "scheme `{}` is not allowed",
                 parsed.scheme()
             )));
         }
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| invalid("has no host".to_owned()))?;
+        let host = match parsed.host() {
+            None => NO_HOST.to_owned(),
+            Some(url::Host::Domain("")) => NO_HOST.to_owned(),
+            Some(url::Host::Domain(domain)) => domain_to_unicode(domain),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            // Without brackets, as Plausible shows it.
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        };
+        let path = match parsed.path() {
+            "" => "/",
+            path => path,
+        };
         Ok(UrlParts {
-            host: Cow::Owned(host.to_owned()),
-            path: Cow::Owned(parsed.path().to_owned()),
+            host: Cow::Owned(host),
+            path: Cow::Owned(path.to_owned()),
             query: parsed.query().map(|q| Cow::Owned(q.to_owned())),
             fragment: parsed.fragment().map(|f| Cow::Owned(f.to_owned())),
         })
@@ -512,6 +583,11 @@ fn sites(domain: &str) -> Result<Vec<String>> {
             Cow::Owned(part.to_lowercase())
         } else {
             Cow::Borrowed(part)
+        };
+        let site = if site.contains("xn--") {
+            Cow::Owned(domain_to_unicode(&site))
+        } else {
+            site
         };
         if !sites.iter().any(|s| *s == *site) {
             if sites.len() == MAX_DOMAINS {

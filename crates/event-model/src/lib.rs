@@ -46,5 +46,7 @@ pub mod visitor;
 
 pub use context::RequestContext;
 pub use error::{Error, Result};
-pub use event::{Channel, Device, Event, PAGEVIEW, Revenue};
-pub use ingest::{IngestConfig, Ingestor, MAX_DOMAIN_BYTES, MAX_DOMAINS, screen_class};
+pub use event::{Channel, Device, ENGAGEMENT, Engagement, Event, PAGEVIEW, Revenue};
+pub use ingest::{
+    DroppedCounts, IngestConfig, Ingestor, MAX_DOMAIN_BYTES, MAX_DOMAINS, NO_HOST, screen_class,
+};

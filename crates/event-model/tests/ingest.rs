@@ -78,6 +78,7 @@ fn expected(site: &str, f: impl FnOnce(&mut Event)) -> Event {
         props: Vec::new(),
         revenue: None,
         interactive: true,
+        engagement: None,
         visitor_id: ids.current,
         previous_visitor_id: ids.previous,
         session_id: None,
@@ -150,11 +151,11 @@ fn normalizes_the_page_url() {
     };
     check(
         &body("data:text/html,hi", ""),
-        invalid("scheme `data` is not http or https"),
+        invalid("scheme `data` is not allowed"),
     );
     check(
         &body("javascript:alert(1)", ""),
-        invalid("scheme `javascript` is not http or https"),
+        invalid("scheme `javascript` is not allowed"),
     );
     check(
         &body("/relative", ""),
@@ -410,6 +411,7 @@ fn derived_event_ids() {
         props: &[],
         revenue: None,
         interactive: true,
+        engagement: None,
         screen_width: None,
         received_at_ms: window_start,
     };
@@ -435,6 +437,7 @@ fn derived_ids_are_pinned() {
             amount_micros: 1,
         }),
         interactive: true,
+        engagement: None,
         screen_width: Some(1280),
         received_at_ms: NOW,
     };

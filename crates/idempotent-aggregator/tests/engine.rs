@@ -139,6 +139,7 @@ fn event(id: u64, visitor: u64, minute: u64, page: &str, name: &str, country: &s
         },
         revenue: None,
         interactive: true,
+        engagement: None,
         visitor_id: visitor,
         previous_visitor_id: None,
         session_id: None,
