@@ -27,7 +27,9 @@ pub struct Event {
     pub hostname: String,
     /// Path of the page URL: no query; the fragment only in hash mode.
     pub pathname: String,
-    /// The referrer URL as sent (truncated), empty for direct traffic and internal referrers.
+    /// The referrer as Plausible stores it: host without `www.` and path
+    /// without the trailing `/`, no scheme, query or fragment
+    /// (`google.com/search`); empty for direct traffic and internal referrers.
     pub referrer: String,
     /// Named source (`Google`, `Twitter`) or the referrer's host; `ref`/`source`/`utm_source` fall back here.
     pub source: String,
@@ -188,11 +190,13 @@ pub enum Channel {
     Audio,
     /// Mobile push notifications.
     MobilePushNotifications,
+    /// A link in an AI assistant's answer (ChatGPT, Claude, Perplexity...).
+    AiAssistants,
 }
 
 impl Channel {
     /// Every channel, in declaration order.
-    pub const ALL: [Channel; 18] = [
+    pub const ALL: [Channel; 19] = [
         Channel::Direct,
         Channel::OrganicSearch,
         Channel::OrganicSocial,
@@ -211,6 +215,7 @@ impl Channel {
         Channel::CrossNetwork,
         Channel::Audio,
         Channel::MobilePushNotifications,
+        Channel::AiAssistants,
     ];
 
     /// The display name (GA4's wording, as Plausible shows it), used in the
@@ -235,6 +240,7 @@ impl Channel {
             Channel::CrossNetwork => "Cross-network",
             Channel::Audio => "Audio",
             Channel::MobilePushNotifications => "Mobile Push Notifications",
+            Channel::AiAssistants => "AI Assistants",
         }
     }
 

@@ -245,19 +245,20 @@ impl Ingestor {
             last,
         } = site;
         let site = site_name.as_str();
-        let (referrer, referrer_source) = match referrer::classify_referrer(&payload.referrer, site)
-        {
-            ReferrerSource::External { source, .. } => (payload.referrer.to_string(), source),
-            _ => (String::new(), String::new()),
-        };
+        let (referrer, referrer_source) =
+            match referrer::classify_referrer(&payload.referrer, &page.hostname) {
+                ReferrerSource::External { source, .. } => (
+                    referrer::normalize_referrer(&payload.referrer).unwrap_or_default(),
+                    source,
+                ),
+                _ => (String::new(), String::new()),
+            };
         // A tagged source names the source as a marketer typed it: `google`,
         // `ig`, `news.ycombinator.com` show as the named source, as Plausible does.
-        let source = match [&page.utm[0], &page.source_param, &page.ref_param]
-            .into_iter()
-            .find(|s| !s.is_empty())
-        {
-            Some(tagged) => referrer::canonical_source(tagged).into_owned(),
-            None => referrer_source,
+        let source = if page.utm[0].is_empty() {
+            referrer_source
+        } else {
+            referrer::canonical_source(&page.utm[0]).into_owned()
         };
         let channel = referrer::channel(&ChannelInput {
             source: &source,
@@ -293,8 +294,16 @@ impl Ingestor {
             (device, _) => device,
         };
         let take = |s: &mut String| if last { std::mem::take(s) } else { s.clone() };
-        let [utm_source, utm_medium, utm_campaign, utm_content, utm_term] =
+        let [utm_source, mut utm_medium, utm_campaign, utm_content, utm_term] =
             page.utm.each_mut().map(take);
+        // Plausible infers the medium of an ad click without UTM tags.
+        if utm_medium.is_empty() {
+            match (source.as_str(), page.click_id) {
+                ("Google", Some(ClickId::Google)) => utm_medium.push_str("(gclid)"),
+                ("Bing", Some(ClickId::Microsoft)) => utm_medium.push_str("(msclkid)"),
+                _ => {}
+            }
+        }
         Event {
             event_id,
             timestamp_ms: ctx.received_at_ms,
@@ -394,6 +403,14 @@ impl Page {
                     *slot = value.trim().to_owned();
                 }
             }
+        }
+        // Plausible's `utm_source` is `utm_source || source || ref`.
+        if page.utm[0].is_empty() {
+            page.utm[0] = if page.source_param.is_empty() {
+                std::mem::take(&mut page.ref_param)
+            } else {
+                std::mem::take(&mut page.source_param)
+            };
         }
         Ok(page)
     }

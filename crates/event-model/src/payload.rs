@@ -427,8 +427,13 @@ impl<'a> RawPayload<'a> {
                 unit: "bytes",
             });
         }
-        // Missing: the ingestor takes the site from the URL, as Plausible does.
-        let domain = self.domain.unwrap_or(Cow::Borrowed(""));
+        // Missing: the ingestor takes the site from the URL, as Plausible
+        // does; present but blank is an error, as in Plausible.
+        let domain = match self.domain {
+            Some(d) if d.trim().is_empty() => return Err(Error::Missing { field: "domain" }),
+            Some(d) => d,
+            None => Cow::Borrowed(""),
+        };
         let referrer = match self.referrer {
             Some(Cow::Borrowed(r)) => Cow::Borrowed(truncate(r, MAX_REFERRER_BYTES)),
             Some(Cow::Owned(mut r)) => {

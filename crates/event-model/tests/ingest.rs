@@ -182,15 +182,18 @@ fn utm_ref_and_referrer_sources() {
     check(
         &body("https://example.com/?ref=producthunt&source=ignored", ""),
         Ok(vec![expected("example.com", |e| {
+            // Plausible: utm_source = utm_source || source || ref.
             e.source = "ignored".into();
-            e.channel = channel("ignored", "", "", "", "");
+            e.utm_source = "ignored".into();
+            e.channel = channel("ignored", "", "ignored", "", "");
         })]),
     );
     check(
         &body("https://example.com/?ref=producthunt", ""),
         Ok(vec![expected("example.com", |e| {
             e.source = "producthunt".into();
-            e.channel = channel("producthunt", "", "", "", "");
+            e.utm_source = "producthunt".into();
+            e.channel = channel("producthunt", "", "producthunt", "", "");
         })]),
     );
     check(
@@ -203,8 +206,11 @@ fn utm_ref_and_referrer_sources() {
                 referrer::classify_referrer("https://www.google.com/", "example.com")
             {
                 e.source = source;
-                e.referrer = "https://www.google.com/".into();
+                // Stored as Plausible stores it: host and path, no scheme.
+                e.referrer = "google.com".into();
             }
+            // Plausible infers the medium of a Google ad click.
+            e.utm_medium = "(gclid)".into();
             e.channel = channel(&e.source, "", "", "", "gclid");
         })]),
     );

@@ -253,10 +253,10 @@ fn limits_and_types() {
         r#"{"n":"pageview","d":"example.com"}"#,
         Err(Error::Missing { field: "url" }),
     );
-    // No domain: the ingestor takes the site from the URL.
+    // No domain: the ingestor takes the site from the URL; a blank one is an error.
     check(
         r#"{"n":"pageview","u":"https://example.com/","d":" "}"#,
-        with(|p| p.domain = " ".into()),
+        Err(Error::Missing { field: "domain" }),
     );
     check(
         r#"{"n":"pageview","u":"https://example.com/"}"#,
