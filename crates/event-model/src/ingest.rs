@@ -63,7 +63,11 @@ fn domain_to_unicode(domain: &str) -> String {
         return domain.to_owned();
     }
     let (unicode, result) = idna::domain_to_unicode(domain);
-    if result.is_ok() { unicode } else { domain.to_owned() }
+    if result.is_ok() {
+        unicode
+    } else {
+        domain.to_owned()
+    }
 }
 
 /// Most sites one request may name in `domain`.
@@ -125,7 +129,10 @@ impl DroppedCounts {
 
     /// How many times `field` was dropped.
     pub fn get(&self, field: &str) -> u64 {
-        self.0.iter().find(|(f, _)| *f == field).map_or(0, |(_, n)| *n)
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(0, |(_, n)| *n)
     }
 }
 
@@ -294,8 +301,13 @@ impl Ingestor {
             (device, _) => device,
         };
         let take = |s: &mut String| if last { std::mem::take(s) } else { s.clone() };
-        let [utm_source, mut utm_medium, utm_campaign, utm_content, utm_term] =
-            page.utm.each_mut().map(take);
+        let [
+            utm_source,
+            mut utm_medium,
+            utm_campaign,
+            utm_content,
+            utm_term,
+        ] = page.utm.each_mut().map(take);
         // Plausible infers the medium of an ad click without UTM tags.
         if utm_medium.is_empty() {
             match (source.as_str(), page.click_id) {

@@ -653,12 +653,18 @@ fn read_value<'de, A: MapAccess<'de>>(
             if sd.is_some_and(|sd| sd > 100) {
                 return Err(de::Error::custom("more than 100 percent"));
             }
-            event.engagement.get_or_insert_with(Default::default).scroll_depth = sd;
+            event
+                .engagement
+                .get_or_insert_with(Default::default)
+                .scroll_depth = sd;
             Ok(true)
         }
         Key::EngagementTime => {
             let ms = map.next_value::<Option<u64>>()?.unwrap_or(0);
-            event.engagement.get_or_insert_with(Default::default).engaged_ms = ms;
+            event
+                .engagement
+                .get_or_insert_with(Default::default)
+                .engaged_ms = ms;
             Ok(true)
         }
         Key::Unknown => map.next_value::<IgnoredAny>().map(|_| false),

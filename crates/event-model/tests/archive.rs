@@ -96,10 +96,11 @@ fn golden_record_v2() {
         }),
         ..sample()
     };
-    let v1_body = SAMPLE_V1
-        .strip_prefix("01")
-        .unwrap_or_default()
-        .replacen("087061676576696577", "0a656e676167656d656e74", 1);
+    let v1_body = SAMPLE_V1.strip_prefix("01").unwrap_or_default().replacen(
+        "087061676576696577",
+        "0a656e676167656d656e74",
+        1,
+    );
     let expected = format!(
         "02{v1_body}{}",
         concat!(

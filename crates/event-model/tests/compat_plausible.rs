@@ -17,7 +17,8 @@ const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.
 
 const REQUEST_TEST: &str = "plausible/analytics test/plausible/ingestion/request_test.exs";
 const REQUEST_EX: &str = "plausible/analytics lib/plausible/ingestion/request.ex";
-const SOURCE_EX: &str = "plausible/analytics lib/plausible/ingestion/source.ex (doctests of resolve/1)";
+const SOURCE_EX: &str =
+    "plausible/analytics lib/plausible/ingestion/source.ex (doctests of resolve/1)";
 const EVENT_EX: &str = "plausible/analytics lib/plausible/ingestion/event.ex";
 const ACQUISITION_TEST: &str = "plausible/analytics test/plausible/ingestion/acquisition_test.exs";
 
@@ -72,9 +73,10 @@ fn agrees(actual: &Result<Vec<Event>, Error>, want: &Result<Want, ()>) -> bool {
         return false;
     };
     let field = |want: Option<&str>, got: &str| want.is_none_or(|w| w == got);
-    want.sites.as_ref().is_none_or(|sites| {
-        events.iter().map(|e| e.site.as_str()).collect::<Vec<_>>() == *sites
-    }) && field(want.name, &e.name)
+    want.sites
+        .as_ref()
+        .is_none_or(|sites| events.iter().map(|e| e.site.as_str()).collect::<Vec<_>>() == *sites)
+        && field(want.name, &e.name)
         && field(want.hostname, &e.hostname)
         && field(want.pathname, &e.pathname)
         && field(want.referrer, &e.referrer)
@@ -89,12 +91,18 @@ fn agrees(actual: &Result<Vec<Event>, Error>, want: &Result<Want, ()>) -> bool {
                 == *p
         })
         && want.revenue.is_none_or(|r| {
-            e.revenue.as_ref().map(|r| (r.currency.as_str(), r.amount_micros)) == r
+            e.revenue
+                .as_ref()
+                .map(|r| (r.currency.as_str(), r.amount_micros))
+                == r
         })
         && want.engagement.is_none_or(|g| {
-            e.engagement
-                .map(|Engagement { scroll_depth, engaged_ms }| (scroll_depth, engaged_ms))
-                == g
+            e.engagement.map(
+                |Engagement {
+                     scroll_depth,
+                     engaged_ms,
+                 }| (scroll_depth, engaged_ms),
+            ) == g
         })
         && want.is_pageview.is_none_or(|p| e.is_pageview() == p)
 }
@@ -584,7 +592,14 @@ const CHANNEL_CASES: &[ChannelCase] = &[
     ch("sms", "sms", "", "", "", "SMS"),
     ch("", "", "sms", "", "", "SMS"),
     ch("", "", "app-push", "", "", "Mobile Push Notifications"),
-    ch("", "", "example-mobile", "", "", "Mobile Push Notifications"),
+    ch(
+        "",
+        "",
+        "example-mobile",
+        "",
+        "",
+        "Mobile Push Notifications",
+    ),
     ch("othersite.com", "", "", "", "", "Referral"),
     ch("Threads", "threads", "", "", "", "Organic Social"),
     ch("Instagram", "ig", "", "", "", "Organic Social"),

@@ -46,7 +46,12 @@ fn check(body: &str, expected: Result<Payload<'static>, Error>) {
 
 /// The event is kept without the fields named in `dropped` (Plausible's rule).
 fn check_dropped(body: &str, expected: Payload<'static>, dropped: &[&str]) {
-    check_dropped_in(parse_body(body.as_bytes(), MAX_BODY_BYTES), expected, dropped, body);
+    check_dropped_in(
+        parse_body(body.as_bytes(), MAX_BODY_BYTES),
+        expected,
+        dropped,
+        body,
+    );
 }
 
 fn check_dropped_in(
@@ -268,10 +273,7 @@ fn limits_and_types() {
     );
     // A field under two names: Plausible reads `n || name`, `m || meta || p || props`.
     check(&body(r#","name":"x""#), with(|_| {}));
-    check(
-        &format!(r#"{{"name":"x",{}"#, &body("")[1..]),
-        with(|_| {}),
-    );
+    check(&format!(r#"{{"name":"x",{}"#, &body("")[1..]), with(|_| {}));
     check(
         &body(r#","p":{"from":"p"},"m":{"from":"m"},"meta":{"from":"meta"}"#),
         with(|p| p.props = props(&[("from", "m")])),
@@ -448,12 +450,26 @@ fn pixel_query() {
         p
     };
     for (query, field) in [
-        ("n=a&u=https://example.com/&d=example.com&i=maybe", "interactive"),
-        ("n=a&u=https://example.com/&d=example.com&w=wide", "screen_width"),
+        (
+            "n=a&u=https://example.com/&d=example.com&i=maybe",
+            "interactive",
+        ),
+        (
+            "n=a&u=https://example.com/&d=example.com&w=wide",
+            "screen_width",
+        ),
         ("n=a&u=https://example.com/&d=example.com&p=%5B%5D", "props"),
-        ("n=a&u=https://example.com/&d=example.com&revenue=12", "revenue"),
+        (
+            "n=a&u=https://example.com/&d=example.com&revenue=12",
+            "revenue",
+        ),
     ] {
-        check_dropped_in(parse_pixel(query, MAX_BODY_BYTES), named_a(), &[field], query);
+        check_dropped_in(
+            parse_pixel(query, MAX_BODY_BYTES),
+            named_a(),
+            &[field],
+            query,
+        );
     }
     check_pixel(
         &"x".repeat(MAX_BODY_BYTES + 1),
