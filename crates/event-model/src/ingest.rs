@@ -47,7 +47,7 @@ use crate::event::{Device, Event};
 use crate::event_id::{self, IdInput};
 use crate::payload::{self, Payload};
 use crate::referrer::{self, ChannelInput, ClickId, ReferrerSource};
-use crate::ua::{UaCache, UserAgent};
+use crate::ua::{BotReason, UaCache, UserAgent};
 use crate::visitor::Salts;
 
 /// The hostname of a page URL without a host (`file:///...`, `about:blank`),
@@ -84,6 +84,13 @@ pub struct IngestConfig {
     pub ua_cache_capacity: usize,
     /// Window of the derived event id (default [`event_id::DEFAULT_WINDOW_MS`]).
     pub event_id_window_ms: u64,
+    /// Count requests with no User-Agent and from HTTP libraries (`curl`,
+    /// `okhttp`, `python-requests`...) as visitors, as Plausible does
+    /// (browser and OS empty, device unknown). Default `false`: they are
+    /// rejected as [`BotReason::Empty`]/[`BotReason::HttpLibrary`] and counted
+    /// as filtered, because a tracker script never sends them; see
+    /// `docs/ingestion.md`. Crawlers and headless browsers are dropped either way.
+    pub keep_non_browsers: bool,
 }
 
 impl Default for IngestConfig {
@@ -92,6 +99,7 @@ impl Default for IngestConfig {
             max_body_bytes: payload::MAX_BODY_BYTES,
             ua_cache_capacity: 4096,
             event_id_window_ms: event_id::DEFAULT_WINDOW_MS,
+            keep_non_browsers: false,
         }
     }
 }
@@ -221,7 +229,13 @@ impl Ingestor {
             self.dropped.count(field);
         }
         let ip = ctx.client_ip.ok_or(Error::Missing { field: "client_ip" })?;
-        let mut ua = self.ua_cache.classify(ctx.user_agent)?;
+        let mut ua = match self.ua_cache.classify(ctx.user_agent) {
+            Ok(ua) => ua,
+            Err(BotReason::Empty | BotReason::HttpLibrary) if self.config.keep_non_browsers => {
+                UserAgent::default()
+            }
+            Err(reason) => return Err(reason.into()),
+        };
         let count = sites.len();
         let mut events = Vec::with_capacity(count);
         for (i, site) in sites.into_iter().enumerate() {

@@ -717,3 +717,40 @@ fn ai_assistants_have_their_own_channel() {
         assert_eq!(channel_of(&c), Channel::AiAssistants, "{source}");
     }
 }
+
+/// Plausible records requests with no User-Agent and from HTTP libraries;
+/// Glinto drops them by default and keeps them with `keep_non_browsers`.
+#[test]
+fn non_browser_policy_is_a_setting() {
+    let epoch = SaltPeriod::Daily.epoch_at(NOW);
+    let body = br#"{"n":"pageview","u":"https://example.com/","d":"example.com"}"#;
+    for (keep, user_agent, kept) in [
+        (false, "", false),
+        (false, "curl/8.4.0", false),
+        (true, "", true),
+        (true, "curl/8.4.0", true),
+        (true, "okhttp/4.12.0", true),
+        (
+            true,
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+            false,
+        ),
+    ] {
+        let config = IngestConfig {
+            keep_non_browsers: keep,
+            ..IngestConfig::default()
+        };
+        let mut ingestor =
+            Ingestor::new(config, Salts::new(epoch, Salt::from_bytes([7; 16]), None));
+        let ctx = RequestContext::from_headers(
+            [
+                ("user-agent", user_agent),
+                ("CF-Connecting-IP", "203.0.113.7"),
+            ],
+            None,
+            NOW,
+        );
+        let got = ingestor.ingest_body(body, &ctx);
+        assert_eq!(got.is_ok(), kept, "keep={keep} {user_agent:?}: {got:?}");
+    }
+}
