@@ -488,6 +488,30 @@ fn events_later_than_the_horizon_are_not_counted() {
 }
 
 #[test]
+fn engagement_events_are_neither_pageviews_nor_goals() {
+    let engaged = |id, minute| Event {
+        engagement: Some(glinto_event_model::Engagement {
+            scroll_depth: Some(40),
+            engaged_ms: 9_000,
+        }),
+        ..event(id, 1, minute, "/", "engagement", "DE")
+    };
+    // The engagement events change no total: one page view, one bouncing visit.
+    check(
+        &[
+            event(1, 1, 0, "/", "pageview", "DE"),
+            engaged(2, 1),
+            engaged(3, 20),
+        ],
+        (1, 1, 1, 1, 0),
+    );
+    let mut w = SiteWriter::new(SITE, ReplicaId(1), WriterConfig::default());
+    assert_eq!(w.apply(&engaged(2, 1)).ok(), Some(Admission::New));
+    assert_eq!(w.apply(&engaged(2, 1)).ok(), Some(Admission::Duplicate));
+    assert_eq!(w.stats().engagements, 1);
+}
+
+#[test]
 fn an_event_of_another_site_is_refused() {
     let mut w = SiteWriter::new("b.example", ReplicaId(1), WriterConfig::default());
     let err = w.apply(&event(1, 1, 0, "/", "pageview", "DE"));
