@@ -1,9 +1,11 @@
 //! User-Agent classification: browser, OS, device class, and bot detection.
 //!
 //! [`classify`] turns a User-Agent header into a [`UserAgent`] (names follow
-//! Plausible's conventions: `Chrome`, `Safari`, `Firefox`, `Edge`,
-//! `Samsung Internet`, `Opera`; `Windows`, `Mac`, `iOS`, `iPadOS`, `Android`,
-//! `Linux`, `Chrome OS`) or rejects it with a [`BotReason`] that the caller
+//! what Plausible shows, i.e. device-detector's names through Plausible's
+//! `browser_name/1`: `Chrome`, `Safari`, `Firefox`, `Microsoft Edge`,
+//! `Samsung Browser`, `Opera`, `Android Browser`; `Windows`, `Mac`, `iOS`,
+//! `iPadOS`, `Android`, `Fire OS`, `GNU/Linux`, `Chrome OS`; agreement is
+//! measured in `docs/ingestion.md`) or rejects it with a [`BotReason`] that the caller
 //! can count. [`UaCache`] is a bounded cache in front of it: real traffic
 //! repeats a few thousand User-Agent strings, so most events skip parsing.
 //!
