@@ -139,6 +139,9 @@ pub struct WriterStats {
     pub cells: usize,
     /// Deltas produced.
     pub deltas: u64,
+    /// Engagement events seen (scroll depth, engaged time): not counted as
+    /// page views or custom events; the engagement metrics are not rolled up yet.
+    pub engagements: u64,
 }
 
 fn visitor_fields(e: &Event) -> [&str; 7] {
@@ -838,6 +841,11 @@ impl SiteWriter {
                 .saturating_add(1)
                 .saturating_mul(interval);
             self.flush_until(event.timestamp_ms);
+        }
+        if event.is_engagement() {
+            // Neither a page view nor a goal: counting it would inflate both.
+            self.stats.engagements += 1;
+            return Ok(Admission::New);
         }
         let hour = bucket_of(event.timestamp_ms, self.bucket_offset_minutes);
         let pageview = event.is_pageview();

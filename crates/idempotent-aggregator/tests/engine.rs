@@ -121,6 +121,7 @@ fn event(id: u64, visitor: u64, minute: u64, page: &str, name: &str, country: &s
         },
         revenue: None,
         interactive: true,
+        engagement: None,
         visitor_id: visitor,
         previous_visitor_id: None,
         session_id: None,
@@ -430,6 +431,30 @@ fn events_later_than_the_horizon_are_not_counted() {
         ]
     );
     assert_eq!(w.stats().too_late, 1);
+}
+
+#[test]
+fn engagement_events_are_neither_pageviews_nor_goals() {
+    let engaged = |id, minute| Event {
+        engagement: Some(glinto_event_model::Engagement {
+            scroll_depth: Some(40),
+            engaged_ms: 9_000,
+        }),
+        ..event(id, 1, minute, "/", "engagement", "DE")
+    };
+    // The engagement events change no total: one page view, one bouncing visit.
+    check(
+        &[
+            event(1, 1, 0, "/", "pageview", "DE"),
+            engaged(2, 1),
+            engaged(3, 20),
+        ],
+        (1, 1, 1, 1, 0),
+    );
+    let mut w = SiteWriter::new(SITE, ReplicaId(1), WriterConfig::default());
+    assert_eq!(w.apply(&engaged(2, 1)).ok(), Some(Admission::New));
+    assert_eq!(w.apply(&engaged(2, 1)).ok(), Some(Admission::Duplicate));
+    assert_eq!(w.stats().engagements, 1);
 }
 
 #[test]
