@@ -205,13 +205,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(CompressionLayer::new().gzip(true))
         .layer(cors)
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", |p| p.as_str());
-            tracing::info_span!("request", method = %req.method(), route)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |p| p.as_str());
+                    tracing::info_span!("request", method = %req.method(), route)
+                })
+                // 5xx are logged once, with their cause, by `ApiError`.
+                .on_failure(()),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
