@@ -24,11 +24,20 @@ fn post_event(server: &Server, body: &str, extra: &[(&str, &str)]) -> common::Re
     request(server.addr, "POST", "/api/event", &headers, body.as_bytes())
 }
 
+/// (body, user agent, status, dropped header, error field, error reason)
+type EventCase<'a> = (
+    &'a str,
+    &'a str,
+    u16,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
 #[test]
 fn events_api_answers() {
     let server = server();
-    // (body, user agent, status, dropped header, error field, error reason)
-    let cases: &[(&str, &str, u16, Option<&str>, Option<&str>, Option<&str>)] = &[
+    let cases: &[EventCase<'_>] = &[
         (
             r#"{"n":"pageview","u":"https://site.test/a","d":"site.test"}"#,
             CHROME_UA,

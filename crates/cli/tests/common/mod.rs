@@ -164,21 +164,21 @@ impl Backend for Recording {
     }
 }
 
-/// The real router over `backend` on a free loopback port, served by a
-/// runtime of its own on a background thread.
-pub struct Server {
+/// A router served on a free loopback port by a runtime of its own on a
+/// background thread, until dropped (then with a graceful shutdown).
+pub struct Served {
     pub addr: SocketAddr,
-    pub backend: Arc<Recording>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Server {
-    pub fn start(backend: Recording, config: Config) -> Server {
-        let backend = Arc::new(backend);
+impl Served {
+    /// `make` gets a receiver that turns true at shutdown.
+    pub fn start(
+        make: impl FnOnce(watch::Receiver<bool>) -> axum::Router + Send + 'static,
+    ) -> Served {
         let (stop, stopped) = watch::channel(false);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let state = AppState::new(backend.clone() as Arc<dyn Backend>, config, stopped.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -188,10 +188,11 @@ impl Server {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let router = make(stopped.clone());
                 let mut stopped = stopped;
                 axum::serve(
                     listener,
-                    glinto::http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .with_graceful_shutdown(async move {
                     let _ = stopped.wait_for(|s| *s).await;
@@ -200,25 +201,55 @@ impl Server {
                 .unwrap();
             });
         });
-        Server {
+        Served {
             addr: addr_rx.recv().unwrap(),
-            backend,
             stop,
             thread: Some(thread),
         }
     }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
 }
 
-impl Drop for Server {
+impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The real router over a [`Recording`] backend.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub backend: Arc<Recording>,
+    _served: Served,
+}
+
+impl Server {
+    pub fn start(backend: Recording, config: Config) -> Server {
+        Self::start_wrapped(backend, config, |router| router)
+    }
+
+    /// With `wrap` around the router (a test's own layer).
+    pub fn start_wrapped(
+        backend: Recording,
+        config: Config,
+        wrap: impl FnOnce(axum::Router) -> axum::Router + Send + 'static,
+    ) -> Server {
+        let backend = Arc::new(backend);
+        let engine = backend.clone() as Arc<dyn Backend>;
+        let served = Served::start(move |stopped| {
+            wrap(glinto::http::router(AppState::new(engine, config, stopped)))
+        });
+        Server {
+            addr: served.addr,
+            backend,
+            _served: served,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
     }
 }
 
