@@ -103,10 +103,10 @@ async fn module(UrlPath(path): UrlPath<String>) -> Response {
     let base = browser_dir().join("node_modules").join(&path);
     // plausible-tracker's ES modules import './lib/tracker' without `.js`.
     for file in [base.clone(), base.with_extension("js")] {
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            if file.is_file() {
-                return ([(header::CONTENT_TYPE, "text/javascript")], text).into_response();
-            }
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && file.is_file()
+        {
+            return ([(header::CONTENT_TYPE, "text/javascript")], text).into_response();
         }
     }
     StatusCode::NOT_FOUND.into_response()
