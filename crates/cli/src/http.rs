@@ -243,6 +243,16 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The client's address: the socket's, or what trusted proxies reported.
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    let proxies = &state.inner.config.proxies;
+    let forwarded = headers
+        .get_all(proxies.header().name())
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    proxies.client_ip(peer.ip(), forwarded)
+}
+
 /// The request context: User-Agent, the resolved client address, the time.
 fn context<'h>(
     state: &AppState,
@@ -250,18 +260,22 @@ fn context<'h>(
     peer: SocketAddr,
     now: u64,
 ) -> RequestContext<'h> {
-    let proxies = &state.inner.config.proxies;
-    let forwarded = headers
-        .get_all(proxies.header().name())
-        .iter()
-        .filter_map(|v| v.to_str().ok());
     RequestContext {
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
-        client_ip: Some(proxies.client_ip(peer.ip(), forwarded)),
-        country: None,
+        client_ip: Some(client_ip(state, headers, peer)),
+        // A country header is believed only from a trusted proxy (Cloudflare's
+        // `CF-IPCountry`); glinto does no geolocation of its own.
+        country: if state.inner.config.proxies.trusts(peer.ip()) {
+            headers
+                .get("cf-ipcountry")
+                .and_then(|v| v.to_str().ok())
+                .and_then(glinto_event_model::context::country_code)
+        } else {
+            None
+        },
         received_at_ms: now,
     }
 }
@@ -382,16 +396,7 @@ async fn authorize(
     // Callers without a key (public sites) share a bucket per address.
     let bucket = match key {
         Some(key) => format!("key:{key}"),
-        None => {
-            let ip: IpAddr = state.inner.config.proxies.client_ip(
-                peer.ip(),
-                headers
-                    .get_all(state.inner.config.proxies.header().name())
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            );
-            format!("ip:{ip}")
-        }
+        None => format!("ip:{}", client_ip(state, headers, peer)),
     };
     state
         .inner

@@ -5,6 +5,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use glinto_storage_local::OpenError;
 use tokio::net::TcpListener;
@@ -259,34 +261,95 @@ async fn keys(dir: &Path, command: KeysCommand) -> Result<(), CliError> {
     }
 }
 
+/// An import file, opened.
+pub struct Input {
+    /// Its lines, decompressed.
+    pub reader: Box<dyn BufRead + Send>,
+    /// Its size on disk, when known (not for standard input).
+    pub size: Option<u64>,
+    /// Bytes read from disk so far (compressed bytes for gzip), for the ETA.
+    pub read: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts what is read through it.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Opens an import file: gzip when it starts with gzip's magic bytes, plain
 /// otherwise; `-` is standard input.
 ///
 /// # Errors
 /// [`CliError::Read`] when the file cannot be opened or read.
-pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, CliError> {
+pub fn open_input(path: &Path) -> Result<Input, CliError> {
     let read_err = |source| CliError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let raw: Box<dyn Read + Send> = if path == Path::new("-") {
-        Box::new(io::stdin())
+    let (raw, size): (Box<dyn Read + Send>, _) = if path == Path::new("-") {
+        (Box::new(io::stdin()), None)
     } else {
-        Box::new(File::open(path).map_err(read_err)?)
+        let file = File::open(path).map_err(read_err)?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
     };
-    let mut reader = BufReader::with_capacity(1 << 16, raw);
+    let read = Arc::new(AtomicU64::new(0));
+    let counting = Counting {
+        inner: raw,
+        read: Arc::clone(&read),
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, counting);
     let is_gzip = reader
         .fill_buf()
         .map_err(read_err)?
         .starts_with(&[0x1f, 0x8b]);
-    Ok(if is_gzip {
+    let reader: Box<dyn BufRead + Send> = if is_gzip {
         Box::new(BufReader::with_capacity(
             1 << 16,
             flate2::bufread::MultiGzDecoder::new(reader),
         ))
     } else {
         Box::new(reader)
-    })
+    };
+    Ok(Input { reader, size, read })
+}
+
+/// A progress bar on standard error for one import file: position in bytes
+/// of the file (so the ETA holds for gzip too), events and events/s in the
+/// message. indicatif draws nothing when standard error is not a terminal;
+/// the one-line summary on standard output is printed either way.
+fn progress_bar(path: &Path, input: &Input) -> indicatif::ProgressBar {
+    let bar = match input.size {
+        Some(size) => indicatif::ProgressBar::new(size),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let template = if input.size.is_some() {
+        "{prefix} [{bar:30}] {percent:>3}% {msg}, ETA {eta}"
+    } else {
+        "{prefix} {spinner} {msg}"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(path.display().to_string());
+    bar
 }
 
 async fn import(dir: &Path, args: ImportArgs) -> Result<(), CliError> {
@@ -299,16 +362,27 @@ async fn import(dir: &Path, args: ImportArgs) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let backend = open(dir)?;
     for (path, input) in inputs {
-        let summary = backend
-            .import(input, args.site.as_deref(), &|_lines| {})
-            .await?;
+        let bar = progress_bar(path, &input);
+        let (read, ticker, started) = (Arc::clone(&input.read), bar.clone(), Instant::now());
+        let progress = move |lines: u64| {
+            ticker.set_position(read.load(Ordering::Relaxed));
+            #[allow(clippy::cast_precision_loss, reason = "a rate to show")]
+            let rate = lines as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            ticker.set_message(format!("{lines} events, {rate:.0} events/s"));
+        };
+        let result = backend
+            .import(input.reader, args.site.as_deref(), &progress)
+            .await;
+        bar.finish_and_clear();
+        let summary = result?;
         print_line(&format!(
-            "{}: {} lines, {} imported, {} already present, {} sites created",
+            "{}: {} lines, {} imported, {} already present, {} sites created in {:.1} s",
             path.display(),
             summary.lines,
             summary.imported,
             summary.duplicates,
-            summary.sites_created
+            summary.sites_created,
+            started.elapsed().as_secs_f64()
         ))?;
     }
     Ok(())
@@ -355,7 +429,16 @@ mod tests {
         encoder.finish().unwrap();
         for path in [&plain, &gz] {
             let mut read = String::new();
-            open_input(path).unwrap().read_to_string(&mut read).unwrap();
+            let mut input = open_input(path).unwrap();
+            input.reader.read_to_string(&mut read).unwrap();
+            let size = std::fs::metadata(path).unwrap().len();
+            assert_eq!(input.size, Some(size));
+            assert_eq!(
+                input.read.load(Ordering::Relaxed),
+                size,
+                "{}",
+                path.display()
+            );
             assert_eq!(read, text, "{}", path.display());
         }
         let missing = open_input(&dir.path().join("nope")).err().unwrap();

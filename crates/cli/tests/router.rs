@@ -217,17 +217,7 @@ fn the_pixel_is_the_same_endpoint_without_javascript() {
 #[test]
 fn cors_lets_a_tracker_on_another_origin_send() {
     let server = server();
-    let preflight = request(
-        server.addr,
-        "OPTIONS",
-        "/api/event",
-        &[
-            ("Origin", "https://blog.example"),
-            ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "content-type"),
-        ],
-        b"",
-    );
+    let preflight = common::preflight(server.addr, "/api/event");
     assert!(
         preflight.status == 200 || preflight.status == 204,
         "{preflight:?}"
@@ -460,4 +450,31 @@ fn live_updates_over_a_websocket() {
         serde_json::from_slice::<serde_json::Value>(&payload).unwrap(),
         message
     );
+}
+
+#[test]
+fn the_country_header_is_believed_from_trusted_proxies_only() {
+    let body = r#"{"n":"pageview","u":"https://site.test/","d":"site.test"}"#;
+    for (trusted, expected) in [(&[][..], ""), (&["127.0.0.1"][..], "DE")] {
+        let proxies = TrustedProxies::new(
+            trusted.iter().map(|c: &&str| c.parse().unwrap()).collect(),
+            ProxyHeader::XForwardedFor,
+        );
+        let server = Server::start(
+            Recording::new(&["site.test"]),
+            Config {
+                proxies,
+                ..Config::default()
+            },
+        );
+        assert_eq!(
+            post_event(&server, body, &[("CF-IPCountry", "de")]).status,
+            202
+        );
+        assert_eq!(
+            server.backend.events()[0].country_code,
+            expected,
+            "{trusted:?}"
+        );
+    }
 }

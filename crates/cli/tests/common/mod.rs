@@ -351,6 +351,21 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A CORS preflight for a tracker's POST from another origin.
+pub fn preflight(addr: SocketAddr, path: &str) -> Response {
+    request(
+        addr,
+        "OPTIONS",
+        path,
+        &[
+            ("Origin", "https://blog.example"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        b"",
+    )
+}
+
 /// A desktop Chrome User-Agent (not a bot).
 pub const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
