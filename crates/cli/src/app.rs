@@ -5,7 +5,7 @@
 //! limits, metrics), the tracker script. What counts, stores and answers —
 //! the pipeline (`glinto-pipeline`), the control plane (sites, API keys,
 //! salts) and the Stats API — sits behind one trait, [`Backend`], held by the
-//! server's [`AppState`] as an `Arc<dyn Backend>`. Routes parse and authorize,
+//! server's [`AppState`](crate::http::AppState) as an `Arc<dyn Backend>`. Routes parse and authorize,
 //! then call one method of it (STYLE.md habit 16).
 //!
 //! # Wiring the engine in
