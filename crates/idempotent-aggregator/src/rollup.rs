@@ -4,7 +4,7 @@
 //!
 //! # Cells
 //! A [`Cell`] holds a [`Tally`] (page views, events, visits, bounces, visit
-//! duration) and the unique visitors ([`UniqueSketch`]). The base time bucket
+//! duration) and the unique visitors ([`UniqueSketch`](crate::UniqueSketch)). The base time bucket
 //! is the UTC hour, so a day, week or month in any whole-hour site time zone
 //! is a union of hours ([`HourRange`]), and uniques over a range are the union
 //! of the hour sketches, never a sum. Unique counts are only meaningful within

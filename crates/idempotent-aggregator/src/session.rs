@@ -2,11 +2,11 @@
 //! form whose result does not depend on the order events arrive in.
 //!
 //! # State is a function of the *set* of events
-//! For each visitor the [`Sessionizer`] keeps the distinct [`Hit`]s of the
+//! For each visitor the `Sessionizer` keeps the distinct `Hit`s of the
 //! lateness horizon, sorted by `(timestamp, event_id)`. The visits are the
 //! maximal runs of hits whose consecutive gaps are at most [`VISIT_GAP_MS`]
 //! (`gap > 30 min` starts a new visit), so they are a pure function of the
-//! set of hits ([`Hits::visits`]): a late event may extend a visit, change its
+//! set of hits (`Hits::visits`): a late event may extend a visit, change its
 //! entry page, or bridge two visits into one, and the outcome is the same as
 //! if it had arrived in order. Ties on the timestamp are broken by `event_id`,
 //! so the entry and exit pages are deterministic too.
@@ -15,14 +15,14 @@
 //! What a visit contributes to the rollup (visits, bounce, duration, entry and
 //! exit page) can change after it was counted: a bounce stops being one when
 //! the second page view arrives. The sessionizer remembers, per visitor, the
-//! visits it last *published*; [`Sessionizer::publish`] diffs them against the
+//! visits it last *published*; `Sessionizer::publish` diffs them against the
 //! current visits and reports every visit that disappeared as a retraction
-//! ([`Sign::Retract`]) and every new one as an addition. The rollup counts
+//! (`Sign::Retract`) and every new one as an addition. The rollup counts
 //! them on the two sides of PN counters. Publishing only at flush time (not per
 //! event) means a visit with ten events is usually published once.
 //!
 //! # Bounded memory and events later than the horizon
-//! [`Sessionizer::evict`] with the floor `watermark - max_lateness` (the
+//! `Sessionizer::evict` with the floor `watermark - max_lateness` (the
 //! [`crate::dedup::Deduplicator`]'s) drops every visit whose last hit is more
 //! than 30 minutes below the floor: no admissible event can extend or bridge
 //! it any more, so its published contribution is final. Events older than the
@@ -301,7 +301,7 @@ impl Timeline {
     }
 }
 
-/// Statistics of a [`Sessionizer`]: the memory it holds.
+/// Statistics of a `Sessionizer`: the memory it holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessionStats {
     /// Timelines held (visitors with a visit inside the horizon).

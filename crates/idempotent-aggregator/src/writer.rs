@@ -15,7 +15,7 @@
 //!   *profiles*, the visitor's (country, browser and version, OS and version,
 //!   device, screen) and the visit's (hostname, source, referrer, channel,
 //!   UTM), each hashed field by field and compared with word loads;
-//! - the visitor's timeline carries a [`Memo`] of where its last event was
+//! - the visitor's timeline carries a `Memo` of where its last event was
 //!   counted (hour, profiles, groups): an event with the same profiles as the
 //!   visitor's last one compares bytes instead of hashing sixteen fields, and
 //!   an event of the same hour skips the group lookups and every sketch insert;
