@@ -923,6 +923,17 @@ fn rollup_v2_fuzz_crashers_are_typed_errors() {
             reason: "a replica no tally has",
         },
     );
+    // `AgAAAE4BAAEAAA==`: a string table listing "\0", which no cell has (there
+    // are no hours). It decoded once and re-encoded without the string, so
+    // version 2 was not canonical.
+    check_decode_v2(
+        &[0x02, 0x00, 0x00, 0x00, 0x4e, 0x01, 0x00, 0x01, 0x00, 0x00],
+        &Error::Malformed {
+            kind: "rollup",
+            field: "strings",
+            reason: "a string no cell has",
+        },
+    );
 }
 
 /// Hand-made version-2 bytes around the hour's visitor codes: site "", no
