@@ -3,7 +3,7 @@
 //! "NDJSON exchange format").
 //!
 //! A line is a flat JSON object. The sixteen keys of the benchmark stream
-//! (`../shared/bench/README.md`) are always written, in this order:
+//! (the crate docs of `glinto-bench-data`, `crates/bench-data`) are always written, in this order:
 //!
 //! ```json
 //! {"event_id":13012289629555608883,"timestamp":1704067211675,"domain":"shop.example.com",
