@@ -22,11 +22,16 @@ fn parse(args: impl Iterator<Item = String>) -> Result<(Config, PathBuf), String
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        let number = |v: String| v.replace('_', "").parse::<u64>().map_err(|e| format!("{flag}: {e}"));
+        let number = |v: String| {
+            v.replace('_', "")
+                .parse::<u64>()
+                .map_err(|e| format!("{flag}: {e}"))
+        };
         match flag.as_str() {
             "--events" => config.events = number(value()?)?,
             "--days" => {
-                config.days = u32::try_from(number(value()?)?).map_err(|e| format!("--days: {e}"))?;
+                config.days =
+                    u32::try_from(number(value()?)?).map_err(|e| format!("--days: {e}"))?;
             }
             "--seed" => config.seed = number(value()?)?,
             "--dup-rate" => {

@@ -370,8 +370,7 @@ impl Stream {
             // distinct events, each equally likely.
             if needed > 0 && rng.below(total - i) < needed {
                 needed -= 1;
-                let delay =
-                    REDELIVERY_MS.0 + rng.below(REDELIVERY_MS.1 - REDELIVERY_MS.0);
+                let delay = REDELIVERY_MS.0 + rng.below(REDELIVERY_MS.1 - REDELIVERY_MS.0);
                 copies.push((records[i as usize].timestamp + delay, i as u32));
             }
         }

@@ -167,11 +167,17 @@ impl Truth {
         let mut all_visitors = HashSet::new();
         let mut pageviews = 0u64;
         for (n, e) in distinct.iter().enumerate() {
-            let site = SITES.iter().position(|&s| s == e.domain).unwrap_or(SITES.len());
+            let site = SITES
+                .iter()
+                .position(|&s| s == e.domain)
+                .unwrap_or(SITES.len());
             let pv = u64::from(e.is_pageview());
             pageviews += pv;
             all_visitors.insert(e.visitor_id);
-            site_visitors.entry(e.domain).or_default().insert(e.visitor_id);
+            site_visitors
+                .entry(e.domain)
+                .or_default()
+                .insert(e.visitor_id);
 
             let day = q1.entry((site, e.timestamp / DAY_MS)).or_default();
             day.pageviews += pv;
@@ -188,7 +194,11 @@ impl Truth {
                     c.visitors.insert(e.visitor_id);
                 }
                 if e.country_code == Q5_COUNTRY && e.device == Q5_DEVICE {
-                    let c = q5.entry(e.domain).or_default().entry(e.pathname).or_default();
+                    let c = q5
+                        .entry(e.domain)
+                        .or_default()
+                        .entry(e.pathname)
+                        .or_default();
                     c.pageviews += 1;
                     c.visitors.insert(e.visitor_id);
                 }

@@ -60,7 +60,10 @@ fn lines_follow_the_format() {
             .iter()
             .map(|c| text.find(&format!("\"{c}\":")))
             .collect();
-        assert!(at.windows(2).all(|w| w[0] < w[1]), "columns in order: {text}");
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "columns in order: {text}"
+        );
         assert_eq!(v["event_id"].as_u64(), Some(line.event_id));
         assert_eq!(v["visitor_id"].as_u64(), Some(line.visitor_id));
         assert_eq!(v["session_id"].as_u64(), Some(line.session_id));
@@ -78,12 +81,18 @@ fn lines_follow_the_format() {
                 copies += 1;
                 assert_eq!(*line, original, "line {n}: a re-delivery is an exact copy");
                 // It arrives among the originals of 1 s to 10 min later.
-                assert!(last_original <= original.timestamp + 600_000, "line {n} too late");
+                assert!(
+                    last_original <= original.timestamp + 600_000,
+                    "line {n} too late"
+                );
                 let next = lines[n + 1..]
                     .iter()
                     .find(|l| !originals.contains_key(&l.event_id));
                 if let Some(next) = next {
-                    assert!(next.timestamp >= original.timestamp + 1_000, "line {n} too early");
+                    assert!(
+                        next.timestamp >= original.timestamp + 1_000,
+                        "line {n} too early"
+                    );
                 }
             }
         }
@@ -107,7 +116,9 @@ fn lines_follow_the_format() {
             if i > 0 && at - hits[i - 1].0 > VISIT_GAP_MS {
                 visit += 1;
             }
-            let owner = *session_owner.entry(session).or_insert((site, visitor, visit));
+            let owner = *session_owner
+                .entry(session)
+                .or_insert((site, visitor, visit));
             assert_eq!(owner, (site, visitor, visit), "session {session}");
         }
     }
@@ -260,7 +271,11 @@ fn reference_answers_on_a_hand_checked_stream() {
     assert_eq!(truth.q2.get(SITES[1]), Some(&vec![]));
     assert_eq!(
         truth.q3_ref.get(SITES[0]),
-        Some(&vec![row("google.com", 2, 2), row("", 1, 1), row("bing.com", 1, 1)])
+        Some(&vec![
+            row("google.com", 2, 2),
+            row("", 1, 1),
+            row("bing.com", 1, 1)
+        ])
     );
     assert_eq!(
         truth.q3_country.get(SITES[0]),
@@ -291,9 +306,10 @@ fn reference_answers_on_a_hand_checked_stream() {
 #[test]
 fn truth_json_has_the_shared_shape() {
     let stream = Stream::generate(&SMALL);
-    let v: Value =
-        serde_json::from_str(&serde_json::to_string(&Truth::compute(&SMALL, stream.lines())).unwrap())
-            .unwrap();
+    let v: Value = serde_json::from_str(
+        &serde_json::to_string(&Truth::compute(&SMALL, stream.lines())).unwrap(),
+    )
+    .unwrap();
     let row = &v["q1"][0];
     assert!(row[0].is_string() && row[1].is_u64() && row[2].is_u64() && row[3].is_u64());
     for q in ["q2", "q3_ref", "q3_country", "q5"] {
