@@ -4,42 +4,28 @@ use glinto_event_model::archive::{
     ArchiveError, BATCH_MAGIC, MAX_RECORD_BYTES, RECORD_V1, decode, decode_batch, encode,
     encode_batch,
 };
+use glinto_event_model::testing::EventBuilder;
 use glinto_event_model::{Channel, Device, Event, Revenue};
 use proptest::prelude::*;
 
 fn sample() -> Event {
-    Event {
-        event_id: 0x0102_0304_0506_0708,
-        timestamp_ms: 1_704_067_211_675,
-        site: "a.io".into(),
-        name: "pageview".into(),
-        hostname: "a.io".into(),
-        pathname: "/x".into(),
-        referrer: String::new(),
-        source: "Google".into(),
-        channel: Channel::OrganicSearch,
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: String::new(),
-        utm_content: String::new(),
-        utm_term: String::new(),
-        country_code: "DE".into(),
-        browser: "Firefox".into(),
-        browser_version: "121".into(),
-        os: "Linux".into(),
-        os_version: String::new(),
-        device: Device::Desktop,
-        screen: ">=1440".into(),
-        props: vec![("k".into(), "v".into())],
-        revenue: Some(Revenue {
-            currency: "EUR".into(),
-            amount_micros: -1,
-        }),
-        interactive: false,
-        visitor_id: u64::MAX,
-        previous_visitor_id: None,
-        session_id: Some(1),
-    }
+    EventBuilder::pageview("a.io")
+        .id(0x0102_0304_0506_0708)
+        .at(1_704_067_211_675)
+        .path("/x")
+        .source("Google")
+        .with(|e| e.channel = Channel::OrganicSearch)
+        .country("DE")
+        .browser("Firefox", "121")
+        .os("Linux", "")
+        .device(Device::Desktop)
+        .screen(">=1440")
+        .props(&[("k", "v")])
+        .revenue("EUR", -1)
+        .interactive(false)
+        .visitor(u64::MAX)
+        .session(Some(1))
+        .build()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -242,38 +228,40 @@ fn event() -> impl Strategy<Value = Event> {
                 revenue,
             )| {
                 let s = |i: usize| s.get(i).cloned().unwrap_or_default();
-                Event {
-                    event_id,
-                    timestamp_ms,
-                    site: s(0),
-                    name: s(1),
-                    hostname: s(2),
-                    pathname: s(3),
-                    referrer: s(4),
-                    source: s(5),
-                    channel: Channel::ALL[c],
-                    utm_source: s(6),
-                    utm_medium: s(7),
-                    utm_campaign: s(8),
-                    utm_content: s(9),
-                    utm_term: s(10),
-                    country_code: s(11),
-                    browser: s(12),
-                    browser_version: s(13),
-                    os: s(14),
-                    os_version: s(15),
-                    device: Device::ALL[d],
-                    screen: s(16),
-                    props: props.into_iter().collect(),
-                    revenue: revenue.map(|(currency, amount_micros)| Revenue {
-                        currency,
-                        amount_micros,
-                    }),
-                    interactive,
-                    visitor_id,
-                    previous_visitor_id,
-                    session_id,
-                }
+                EventBuilder::pageview("")
+                    .with(|e| {
+                        e.event_id = event_id;
+                        e.timestamp_ms = timestamp_ms;
+                        e.site = s(0);
+                        e.name = s(1);
+                        e.hostname = s(2);
+                        e.pathname = s(3);
+                        e.referrer = s(4);
+                        e.source = s(5);
+                        e.channel = Channel::ALL[c];
+                        e.utm_source = s(6);
+                        e.utm_medium = s(7);
+                        e.utm_campaign = s(8);
+                        e.utm_content = s(9);
+                        e.utm_term = s(10);
+                        e.country_code = s(11);
+                        e.browser = s(12);
+                        e.browser_version = s(13);
+                        e.os = s(14);
+                        e.os_version = s(15);
+                        e.device = Device::ALL[d];
+                        e.screen = s(16);
+                        e.props = props.into_iter().collect();
+                        e.revenue = revenue.map(|(currency, amount_micros)| Revenue {
+                            currency,
+                            amount_micros,
+                        });
+                        e.interactive = interactive;
+                        e.visitor_id = visitor_id;
+                        e.previous_visitor_id = previous_visitor_id;
+                        e.session_id = session_id;
+                    })
+                    .build()
             },
         )
 }

@@ -1,41 +1,30 @@
 //! The NDJSON exchange format: table-driven reads, exact writes, round-trips.
 
 use glinto_event_model::ndjson::{NdjsonError, parse_line, write_line};
+use glinto_event_model::testing::EventBuilder;
 use glinto_event_model::{Channel, Device, Event, Revenue};
 use proptest::prelude::*;
 
 const BENCH_LINE: &str = r#"{"event_id":13012289629555608883,"timestamp":1704067211675,"domain":"shop.example.com","name":"pageview","pathname":"/changelog/item-497","referrer_source":"t.co","utm_source":"","utm_medium":"","utm_campaign":"","country_code":"RS","browser":"Safari","os":"iOS","device":"Mobile","screen_width":"<576","visitor_id":17142524813059115016,"session_id":5746558340338689122}"#;
 
 fn bench_event() -> Event {
-    Event {
-        event_id: 13_012_289_629_555_608_883,
-        timestamp_ms: 1_704_067_211_675,
-        site: "shop.example.com".into(),
-        name: "pageview".into(),
-        hostname: String::new(),
-        pathname: "/changelog/item-497".into(),
-        referrer: String::new(),
-        source: "t.co".into(),
-        channel: derived_channel("t.co"),
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: String::new(),
-        utm_content: String::new(),
-        utm_term: String::new(),
-        country_code: "RS".into(),
-        browser: "Safari".into(),
-        browser_version: String::new(),
-        os: "iOS".into(),
-        os_version: String::new(),
-        device: Device::Mobile,
-        screen: "<576".into(),
-        props: Vec::new(),
-        revenue: None,
-        interactive: true,
-        visitor_id: 17_142_524_813_059_115_016,
-        previous_visitor_id: None,
-        session_id: Some(5_746_558_340_338_689_122),
-    }
+    EventBuilder::pageview("shop.example.com")
+        .id(13_012_289_629_555_608_883)
+        .at(1_704_067_211_675)
+        .path("/changelog/item-497")
+        .source("t.co")
+        .with(|e| {
+            e.hostname = String::new();
+            e.channel = derived_channel("t.co");
+        })
+        .country("RS")
+        .browser("Safari", "")
+        .os("iOS", "")
+        .device(Device::Mobile)
+        .screen("<576")
+        .visitor(17_142_524_813_059_115_016)
+        .session(Some(5_746_558_340_338_689_122))
+        .build()
 }
 
 /// What a line without `channel` gets: the referrer module's grouping.
@@ -291,37 +280,41 @@ fn event() -> impl Strategy<Value = Event> {
             (site, name),
             (channel, device, interactive),
             (props, revenue),
-        )| Event {
-            event_id,
-            timestamp_ms,
-            site,
-            name,
-            hostname: s1.0,
-            pathname: s1.1,
-            referrer: s1.2,
-            source: s1.3,
-            channel: Channel::ALL[channel],
-            utm_source: s1.4,
-            utm_medium: s1.5,
-            utm_campaign: s1.6,
-            utm_content: s1.7,
-            utm_term: s2.0,
-            country_code: s2.1,
-            browser: s2.2,
-            browser_version: s2.3,
-            os: s2.4,
-            os_version: s2.5,
-            device: Device::ALL[device],
-            screen: s2.6,
-            props: props.into_iter().collect(),
-            revenue: revenue.map(|(currency, amount_micros)| Revenue {
-                currency,
-                amount_micros,
-            }),
-            interactive,
-            visitor_id,
-            previous_visitor_id,
-            session_id,
+        )| {
+            EventBuilder::pageview("")
+                .with(|e| {
+                    e.event_id = event_id;
+                    e.timestamp_ms = timestamp_ms;
+                    e.site = site;
+                    e.name = name;
+                    e.hostname = s1.0;
+                    e.pathname = s1.1;
+                    e.referrer = s1.2;
+                    e.source = s1.3;
+                    e.channel = Channel::ALL[channel];
+                    e.utm_source = s1.4;
+                    e.utm_medium = s1.5;
+                    e.utm_campaign = s1.6;
+                    e.utm_content = s1.7;
+                    e.utm_term = s2.0;
+                    e.country_code = s2.1;
+                    e.browser = s2.2;
+                    e.browser_version = s2.3;
+                    e.os = s2.4;
+                    e.os_version = s2.5;
+                    e.device = Device::ALL[device];
+                    e.screen = s2.6;
+                    e.props = props.into_iter().collect();
+                    e.revenue = revenue.map(|(currency, amount_micros)| Revenue {
+                        currency,
+                        amount_micros,
+                    });
+                    e.interactive = interactive;
+                    e.visitor_id = visitor_id;
+                    e.previous_visitor_id = previous_visitor_id;
+                    e.session_id = session_id;
+                })
+                .build()
         },
     )
 }
