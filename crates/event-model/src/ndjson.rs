@@ -481,35 +481,7 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
-        let mut event = Event {
-            event_id: 0,
-            timestamp_ms: 0,
-            site: String::new(),
-            name: String::new(),
-            hostname: String::new(),
-            pathname: String::new(),
-            referrer: String::new(),
-            source: String::new(),
-            channel: Channel::Direct,
-            utm_source: String::new(),
-            utm_medium: String::new(),
-            utm_campaign: String::new(),
-            utm_content: String::new(),
-            utm_term: String::new(),
-            country_code: String::new(),
-            browser: String::new(),
-            browser_version: String::new(),
-            os: String::new(),
-            os_version: String::new(),
-            device: Device::Unknown,
-            screen: String::new(),
-            props: Vec::new(),
-            revenue: None,
-            interactive: true,
-            visitor_id: 0,
-            previous_visitor_id: None,
-            session_id: None,
-        };
+        let mut event = Event::absent();
         let mut seen: u32 = 0;
         let mut present: u32 = 0;
         while let Some(key) = map.next_key::<Key>()? {

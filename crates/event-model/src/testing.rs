@@ -1,6 +1,9 @@
 //! Test support (feature `testing`): [`EventBuilder`], so that tests,
-//! benchmarks and examples build [`Event`]s without listing every field.
-//! This module is the one place outside the parsers that names them all.
+//! benchmarks and examples build [`Event`]s without listing every field,
+//! and [`arbitrary_event`], the proptest strategy of round-trip tests.
+//! Outside the parsers, this module is the one place that names them all.
+
+use proptest::prelude::*;
 
 use crate::{Channel, Device, Event, PAGEVIEW, Revenue};
 
@@ -24,33 +27,11 @@ impl EventBuilder {
     /// A page view of `site` (also its hostname) at path `/`.
     pub fn pageview(site: &str) -> Self {
         Self(Event {
-            event_id: 0,
-            timestamp_ms: 0,
             site: site.to_owned(),
             name: PAGEVIEW.to_owned(),
             hostname: site.to_owned(),
             pathname: "/".to_owned(),
-            referrer: String::new(),
-            source: String::new(),
-            channel: Channel::Direct,
-            utm_source: String::new(),
-            utm_medium: String::new(),
-            utm_campaign: String::new(),
-            utm_content: String::new(),
-            utm_term: String::new(),
-            country_code: String::new(),
-            browser: String::new(),
-            browser_version: String::new(),
-            os: String::new(),
-            os_version: String::new(),
-            device: Device::Unknown,
-            screen: String::new(),
-            props: Vec::new(),
-            revenue: None,
-            interactive: true,
-            visitor_id: 0,
-            previous_visitor_id: None,
-            session_id: None,
+            ..Event::absent()
         })
     }
 
@@ -168,4 +149,72 @@ impl From<EventBuilder> for Event {
     fn from(builder: EventBuilder) -> Self {
         builder.0
     }
+}
+
+/// Events with every field drawn (for round-trip tests): `site` and `name`
+/// from their strategies, every other text field from `text`, ids, flags,
+/// channel, device, up to four properties and an optional revenue from
+/// the whole of their types.
+pub fn arbitrary_event(
+    site: impl Strategy<Value = String>,
+    name: impl Strategy<Value = String>,
+    text: impl Strategy<Value = String>,
+) -> impl Strategy<Value = Event> {
+    let ids = (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<Option<u64>>(),
+        any::<Option<u64>>(),
+    );
+    let texts = proptest::collection::vec(text, 15);
+    let enums = (0..Channel::ALL.len(), 0..Device::ALL.len(), any::<bool>());
+    let extras = (
+        proptest::collection::btree_map(any::<String>(), any::<String>(), 0..4),
+        proptest::option::of(("[A-Z]{3}", any::<i64>())),
+    );
+    (ids, (site, name), texts, enums, extras).prop_map(
+        |(
+            (event_id, timestamp_ms, visitor_id, previous_visitor_id, session_id),
+            (site, name),
+            texts,
+            (channel, device, interactive),
+            (props, revenue),
+        )| {
+            let mut t = texts.into_iter();
+            let mut next = || t.next().unwrap_or_default();
+            Event {
+                event_id,
+                timestamp_ms,
+                site,
+                name,
+                hostname: next(),
+                pathname: next(),
+                referrer: next(),
+                source: next(),
+                channel: Channel::ALL[channel],
+                utm_source: next(),
+                utm_medium: next(),
+                utm_campaign: next(),
+                utm_content: next(),
+                utm_term: next(),
+                country_code: next(),
+                browser: next(),
+                browser_version: next(),
+                os: next(),
+                os_version: next(),
+                device: Device::ALL[device],
+                screen: next(),
+                props: props.into_iter().collect(),
+                revenue: revenue.map(|(currency, amount_micros)| Revenue {
+                    currency,
+                    amount_micros,
+                }),
+                interactive,
+                visitor_id,
+                previous_visitor_id,
+                session_id,
+            }
+        },
+    )
 }

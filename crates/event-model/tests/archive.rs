@@ -4,8 +4,8 @@ use glinto_event_model::archive::{
     ArchiveError, BATCH_MAGIC, MAX_RECORD_BYTES, RECORD_V1, decode, decode_batch, encode,
     encode_batch,
 };
-use glinto_event_model::testing::EventBuilder;
-use glinto_event_model::{Channel, Device, Event, Revenue};
+use glinto_event_model::testing::{EventBuilder, arbitrary_event};
+use glinto_event_model::{Channel, Device, Event};
 use proptest::prelude::*;
 
 fn sample() -> Event {
@@ -206,64 +206,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    (
-        (
-            any::<u64>(),
-            any::<u64>(),
-            any::<u64>(),
-            any::<Option<u64>>(),
-            any::<Option<u64>>(),
-        ),
-        proptest::collection::vec(text(), 19),
-        (0..Channel::ALL.len(), 0..Device::ALL.len(), any::<bool>()),
-        proptest::collection::btree_map(any::<String>(), any::<String>(), 0..5),
-        proptest::option::of(("[A-Z]{3}", any::<i64>())),
-    )
-        .prop_map(
-            |(
-                (event_id, timestamp_ms, visitor_id, previous_visitor_id, session_id),
-                s,
-                (c, d, interactive),
-                props,
-                revenue,
-            )| {
-                let s = |i: usize| s.get(i).cloned().unwrap_or_default();
-                EventBuilder::pageview("")
-                    .with(|e| {
-                        e.event_id = event_id;
-                        e.timestamp_ms = timestamp_ms;
-                        e.site = s(0);
-                        e.name = s(1);
-                        e.hostname = s(2);
-                        e.pathname = s(3);
-                        e.referrer = s(4);
-                        e.source = s(5);
-                        e.channel = Channel::ALL[c];
-                        e.utm_source = s(6);
-                        e.utm_medium = s(7);
-                        e.utm_campaign = s(8);
-                        e.utm_content = s(9);
-                        e.utm_term = s(10);
-                        e.country_code = s(11);
-                        e.browser = s(12);
-                        e.browser_version = s(13);
-                        e.os = s(14);
-                        e.os_version = s(15);
-                        e.device = Device::ALL[d];
-                        e.screen = s(16);
-                        e.props = props.into_iter().collect();
-                        e.revenue = revenue.map(|(currency, amount_micros)| Revenue {
-                            currency,
-                            amount_micros,
-                        });
-                        e.interactive = interactive;
-                        e.visitor_id = visitor_id;
-                        e.previous_visitor_id = previous_visitor_id;
-                        e.session_id = session_id;
-                    })
-                    .build()
-            },
-        )
+    arbitrary_event(text(), text(), text())
 }
 
 proptest! {
