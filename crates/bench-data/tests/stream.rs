@@ -195,15 +195,16 @@ fn hit(id: u64, site: usize, visitor: u64, minute: u64, session: u64) -> Line<'s
 #[test]
 fn reference_answers_on_a_hand_checked_stream() {
     let day = |minute: u64| (glinto_bench_data::START_MS + minute * 60_000) / 86_400_000;
+    let first = Line {
+        referrer_source: "google.com",
+        country_code: "DE",
+        device: "Mobile",
+        ..hit(1, 0, 1, 0, 100)
+    };
     let lines = vec![
         // Visitor 1, site 0: a visit from google.com with two page views and
         // a custom event...
-        Line {
-            referrer_source: "google.com",
-            country_code: "DE",
-            device: "Mobile",
-            ..hit(1, 0, 1, 0, 100)
-        },
+        first,
         Line {
             pathname: "/b",
             country_code: "DE",
@@ -211,12 +212,7 @@ fn reference_answers_on_a_hand_checked_stream() {
             ..hit(2, 0, 1, 10, 100)
         },
         // ...re-delivered (counts once)...
-        Line {
-            referrer_source: "google.com",
-            country_code: "DE",
-            device: "Mobile",
-            ..hit(1, 0, 1, 0, 100)
-        },
+        first,
         Line {
             name: "signup",
             ..hit(3, 0, 1, 40, 100)
