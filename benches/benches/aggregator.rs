@@ -4,7 +4,8 @@
 //!
 //! Events come from the benchmark stream: the first 200 000 lines of
 //! `$GLINTO_BENCH_DIR/events.ndjson`, else of
-//! `target/bench-data/200k-seed7/events.ndjson` (what `.ci/run` generates).
+//! the 200k-event stream `glinto-bench-data` generates into `target/bench-data/`
+//! (what `.ci/run` generates too).
 //!
 //! ```sh
 //! cargo bench -p glinto-benches --bench aggregator -- --warm-up-time 1 --measurement-time 3
@@ -26,13 +27,21 @@ const SITE: &str = "shop.example.com";
 
 fn stream() -> Vec<Event> {
     let dir = std::env::var_os("GLINTO_BENCH_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data/200k-seed7"),
+        || {
+            let config = glinto_bench_data::Config::CI;
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/bench-data")
+                .join(config.dir_name());
+            glinto_bench_data::ensure_dir(&config, &dir)
+                .unwrap_or_else(|e| panic!("generating {}: {e}", dir.display()));
+            dir
+        },
         PathBuf::from,
     );
     let path = dir.join("events.ndjson");
     let file = std::fs::File::open(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (set GLINTO_BENCH_DIR or run ../shared/bench/gen_events.py, see .ci/run)",
+            "{}: {e} (GLINTO_BENCH_DIR must hold a stream of glinto-bench-data)",
             path.display()
         )
     });

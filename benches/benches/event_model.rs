@@ -192,7 +192,7 @@ fn ingest_with<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
     group.finish();
 }
 
-/// `event` in the benchmark stream's format (`../shared/bench/README.md`).
+/// `event` in the benchmark stream's format (the crate docs of `glinto-bench-data`, `crates/bench-data`).
 fn bench_line(event: &Event) -> String {
     format!(
         concat!(

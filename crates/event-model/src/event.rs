@@ -79,6 +79,42 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event with every field absent (empty strings, zeros, `None`,
+    /// [`Channel::Direct`], [`Device::Unknown`]) but interactive: what the
+    /// NDJSON parser fills in, and the base of `testing::EventBuilder`.
+    pub(crate) fn absent() -> Self {
+        Self {
+            event_id: 0,
+            timestamp_ms: 0,
+            site: String::new(),
+            name: String::new(),
+            hostname: String::new(),
+            pathname: String::new(),
+            referrer: String::new(),
+            source: String::new(),
+            channel: Channel::Direct,
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: String::new(),
+            utm_content: String::new(),
+            utm_term: String::new(),
+            country_code: String::new(),
+            browser: String::new(),
+            browser_version: String::new(),
+            os: String::new(),
+            os_version: String::new(),
+            device: Device::Unknown,
+            screen: String::new(),
+            props: Vec::new(),
+            revenue: None,
+            interactive: true,
+            engagement: None,
+            visitor_id: 0,
+            previous_visitor_id: None,
+            session_id: None,
+        }
+    }
+
     /// Whether this is a page view (as opposed to a custom or engagement event).
     pub fn is_pageview(&self) -> bool {
         self.name == PAGEVIEW && self.engagement.is_none()

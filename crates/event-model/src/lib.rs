@@ -41,6 +41,8 @@ mod ingest;
 pub mod ndjson;
 pub mod payload;
 pub mod referrer;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod ua;
 pub mod visitor;
 

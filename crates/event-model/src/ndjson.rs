@@ -3,7 +3,7 @@
 //! "NDJSON exchange format").
 //!
 //! A line is a flat JSON object. The sixteen keys of the benchmark stream
-//! (`../shared/bench/README.md`) are always written, in this order:
+//! (the crate docs of `glinto-bench-data`, `crates/bench-data`) are always written, in this order:
 //!
 //! ```json
 //! {"event_id":13012289629555608883,"timestamp":1704067211675,"domain":"shop.example.com",
@@ -499,36 +499,7 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
-        let mut event = Event {
-            event_id: 0,
-            timestamp_ms: 0,
-            site: String::new(),
-            name: String::new(),
-            hostname: String::new(),
-            pathname: String::new(),
-            referrer: String::new(),
-            source: String::new(),
-            channel: Channel::Direct,
-            utm_source: String::new(),
-            utm_medium: String::new(),
-            utm_campaign: String::new(),
-            utm_content: String::new(),
-            utm_term: String::new(),
-            country_code: String::new(),
-            browser: String::new(),
-            browser_version: String::new(),
-            os: String::new(),
-            os_version: String::new(),
-            device: Device::Unknown,
-            screen: String::new(),
-            props: Vec::new(),
-            revenue: None,
-            interactive: true,
-            engagement: None,
-            visitor_id: 0,
-            previous_visitor_id: None,
-            session_id: None,
-        };
+        let mut event = Event::absent();
         let mut seen: u32 = 0;
         let mut present: u32 = 0;
         while let Some(key) = map.next_key::<Key>()? {

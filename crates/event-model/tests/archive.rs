@@ -4,43 +4,28 @@ use glinto_event_model::archive::{
     ArchiveError, BATCH_MAGIC, MAX_RECORD_BYTES, RECORD_V1, decode, decode_batch, encode,
     encode_batch,
 };
-use glinto_event_model::{Channel, Device, Engagement, Event, Revenue};
+use glinto_event_model::testing::{EventBuilder, arbitrary_event};
+use glinto_event_model::{Channel, Device, Event};
 use proptest::prelude::*;
 
 fn sample() -> Event {
-    Event {
-        event_id: 0x0102_0304_0506_0708,
-        timestamp_ms: 1_704_067_211_675,
-        site: "a.io".into(),
-        name: "pageview".into(),
-        hostname: "a.io".into(),
-        pathname: "/x".into(),
-        referrer: String::new(),
-        source: "Google".into(),
-        channel: Channel::OrganicSearch,
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: String::new(),
-        utm_content: String::new(),
-        utm_term: String::new(),
-        country_code: "DE".into(),
-        browser: "Firefox".into(),
-        browser_version: "121".into(),
-        os: "Linux".into(),
-        os_version: String::new(),
-        device: Device::Desktop,
-        screen: ">=1440".into(),
-        props: vec![("k".into(), "v".into())],
-        revenue: Some(Revenue {
-            currency: "EUR".into(),
-            amount_micros: -1,
-        }),
-        interactive: false,
-        engagement: None,
-        visitor_id: u64::MAX,
-        previous_visitor_id: None,
-        session_id: Some(1),
-    }
+    EventBuilder::pageview("a.io")
+        .id(0x0102_0304_0506_0708)
+        .at(1_704_067_211_675)
+        .path("/x")
+        .source("Google")
+        .with(|e| e.channel = Channel::OrganicSearch)
+        .country("DE")
+        .browser("Firefox", "121")
+        .os("Linux", "")
+        .device(Device::Desktop)
+        .screen(">=1440")
+        .props(&[("k", "v")])
+        .revenue("EUR", -1)
+        .interactive(false)
+        .visitor(u64::MAX)
+        .session(Some(1))
+        .build()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -275,63 +260,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    (
-        (
-            any::<u64>(),
-            any::<u64>(),
-            any::<u64>(),
-            any::<Option<u64>>(),
-            any::<Option<u64>>(),
-        ),
-        proptest::collection::vec(text(), 19),
-        (0..Channel::ALL.len(), 0..Device::ALL.len(), any::<bool>()),
-        proptest::collection::btree_map(any::<String>(), any::<String>(), 0..5),
-        proptest::option::of(("[A-Z]{3}", any::<i64>())),
-    )
-        .prop_map(
-            |(
-                (event_id, timestamp_ms, visitor_id, previous_visitor_id, session_id),
-                s,
-                (c, d, interactive),
-                props,
-                revenue,
-            )| {
-                let s = |i: usize| s.get(i).cloned().unwrap_or_default();
-                Event {
-                    event_id,
-                    timestamp_ms,
-                    site: s(0),
-                    name: s(1),
-                    hostname: s(2),
-                    pathname: s(3),
-                    referrer: s(4),
-                    source: s(5),
-                    channel: Channel::ALL[c],
-                    utm_source: s(6),
-                    utm_medium: s(7),
-                    utm_campaign: s(8),
-                    utm_content: s(9),
-                    utm_term: s(10),
-                    country_code: s(11),
-                    browser: s(12),
-                    browser_version: s(13),
-                    os: s(14),
-                    os_version: s(15),
-                    device: Device::ALL[d],
-                    screen: s(16),
-                    props: props.into_iter().collect(),
-                    revenue: revenue.map(|(currency, amount_micros)| Revenue {
-                        currency,
-                        amount_micros,
-                    }),
-                    interactive,
-                    engagement: None,
-                    visitor_id,
-                    previous_visitor_id,
-                    session_id,
-                }
-            },
-        )
+    arbitrary_event(text(), text(), text())
 }
 
 proptest! {

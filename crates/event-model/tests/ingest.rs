@@ -8,6 +8,7 @@ use core::net::IpAddr;
 
 use glinto_event_model::event_id::{self, IdInput};
 use glinto_event_model::referrer::{self, ReferrerSource};
+use glinto_event_model::testing::EventBuilder;
 use glinto_event_model::ua::{self, BotReason};
 use glinto_event_model::visitor::{Salt, SaltPeriod, Salts};
 use glinto_event_model::{
@@ -53,36 +54,16 @@ fn expected(site: &str, f: impl FnOnce(&mut Event)) -> Event {
         IP.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
         site,
     );
-    let mut e = Event {
-        event_id: 0,
-        timestamp_ms: NOW,
-        site: site.to_owned(),
-        name: "pageview".into(),
-        hostname: "example.com".into(),
-        pathname: "/".into(),
-        referrer: String::new(),
-        source: String::new(),
-        channel: Channel::Direct,
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: String::new(),
-        utm_content: String::new(),
-        utm_term: String::new(),
-        country_code: "DE".into(),
-        browser: ua.browser,
-        browser_version: ua.browser_version,
-        os: ua.os,
-        os_version: ua.os_version,
-        device: ua.device,
-        screen: String::new(),
-        props: Vec::new(),
-        revenue: None,
-        interactive: true,
-        engagement: None,
-        visitor_id: ids.current,
-        previous_visitor_id: ids.previous,
-        session_id: None,
-    };
+    let mut e = EventBuilder::pageview(site)
+        .at(NOW)
+        .with(|e| e.hostname = "example.com".into())
+        .country("DE")
+        .browser(&ua.browser, &ua.browser_version)
+        .os(&ua.os, &ua.os_version)
+        .device(ua.device)
+        .visitor(ids.current)
+        .with(|e| e.previous_visitor_id = ids.previous)
+        .build();
     f(&mut e);
     e
 }

@@ -1,42 +1,30 @@
 //! The NDJSON exchange format: table-driven reads, exact writes, round-trips.
 
 use glinto_event_model::ndjson::{NdjsonError, parse_line, write_line};
+use glinto_event_model::testing::{EventBuilder, arbitrary_event};
 use glinto_event_model::{Channel, Device, Event, Revenue};
 use proptest::prelude::*;
 
 const BENCH_LINE: &str = r#"{"event_id":13012289629555608883,"timestamp":1704067211675,"domain":"shop.example.com","name":"pageview","pathname":"/changelog/item-497","referrer_source":"t.co","utm_source":"","utm_medium":"","utm_campaign":"","country_code":"RS","browser":"Safari","os":"iOS","device":"Mobile","screen_width":"<576","visitor_id":17142524813059115016,"session_id":5746558340338689122}"#;
 
 fn bench_event() -> Event {
-    Event {
-        event_id: 13_012_289_629_555_608_883,
-        timestamp_ms: 1_704_067_211_675,
-        site: "shop.example.com".into(),
-        name: "pageview".into(),
-        hostname: String::new(),
-        pathname: "/changelog/item-497".into(),
-        referrer: String::new(),
-        source: "t.co".into(),
-        channel: derived_channel("t.co"),
-        utm_source: String::new(),
-        utm_medium: String::new(),
-        utm_campaign: String::new(),
-        utm_content: String::new(),
-        utm_term: String::new(),
-        country_code: "RS".into(),
-        browser: "Safari".into(),
-        browser_version: String::new(),
-        os: "iOS".into(),
-        os_version: String::new(),
-        device: Device::Mobile,
-        screen: "<576".into(),
-        props: Vec::new(),
-        revenue: None,
-        interactive: true,
-        engagement: None,
-        visitor_id: 17_142_524_813_059_115_016,
-        previous_visitor_id: None,
-        session_id: Some(5_746_558_340_338_689_122),
-    }
+    EventBuilder::pageview("shop.example.com")
+        .id(13_012_289_629_555_608_883)
+        .at(1_704_067_211_675)
+        .path("/changelog/item-497")
+        .source("t.co")
+        .with(|e| {
+            e.hostname = String::new();
+            e.channel = derived_channel("t.co");
+        })
+        .country("RS")
+        .browser("Safari", "")
+        .os("iOS", "")
+        .device(Device::Mobile)
+        .screen("<576")
+        .visitor(17_142_524_813_059_115_016)
+        .session(Some(5_746_558_340_338_689_122))
+        .build()
 }
 
 /// What a line without `channel` gets: the referrer module's grouping.
@@ -248,83 +236,10 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    let ids = (
-        any::<u64>(),
-        any::<u64>(),
-        any::<u64>(),
-        any::<Option<u64>>(),
-        any::<Option<u64>>(),
-    );
-    let strs1 = (
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-    );
-    let strs2 = (
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-        text(),
-    );
-    let required = (
+    arbitrary_event(
         "[a-z]{1,8}\\.com",
         prop_oneof![Just("pageview".to_owned()), "\\PC{1,20}"],
-    );
-    let enums = (0..Channel::ALL.len(), 0..Device::ALL.len(), any::<bool>());
-    let extras = (
-        proptest::collection::btree_map(any::<String>(), any::<String>(), 0..4),
-        proptest::option::of(("[A-Z]{3}", any::<i64>())),
-    );
-    (ids, strs1, strs2, required, enums, extras).prop_map(
-        |(
-            (event_id, timestamp_ms, visitor_id, previous_visitor_id, session_id),
-            s1,
-            s2,
-            (site, name),
-            (channel, device, interactive),
-            (props, revenue),
-        )| Event {
-            event_id,
-            timestamp_ms,
-            site,
-            name,
-            hostname: s1.0,
-            pathname: s1.1,
-            referrer: s1.2,
-            source: s1.3,
-            channel: Channel::ALL[channel],
-            utm_source: s1.4,
-            utm_medium: s1.5,
-            utm_campaign: s1.6,
-            utm_content: s1.7,
-            utm_term: s2.0,
-            country_code: s2.1,
-            browser: s2.2,
-            browser_version: s2.3,
-            os: s2.4,
-            os_version: s2.5,
-            device: Device::ALL[device],
-            screen: s2.6,
-            props: props.into_iter().collect(),
-            revenue: revenue.map(|(currency, amount_micros)| Revenue {
-                currency,
-                amount_micros,
-            }),
-            interactive,
-            engagement: None,
-            visitor_id,
-            previous_visitor_id,
-            session_id,
-        },
+        text(),
     )
 }
 

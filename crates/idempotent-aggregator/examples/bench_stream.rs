@@ -1,6 +1,7 @@
-//! Loads the benchmark stream (`../shared/bench`) into per-site writers with
+//! Loads the benchmark stream (written by `glinto-bench-data`, or by the
+//! shared Python generator as a cross-check) into per-site writers with
 //! de-duplication and prints the figures of the comparison table in
-//! `../shared/bench/README.md`: load events/s, encoded rollup bytes per
+//! `docs/benchmarks.md`: load events/s, encoded rollup bytes per
 //! million events, Q1..Q4 latencies (median of 5) and the uniques error
 //! against `truth.json`; then checks the exact answers.
 //!

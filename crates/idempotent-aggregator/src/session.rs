@@ -559,6 +559,111 @@ fn diff_sorted(old: &[Visit], new: &[Visit], sink: &mut impl FnMut(&Visit, Sign)
 
 #[cfg(test)]
 mod tests {
+
+    // Moved from tests/engine.rs when `Hit` and `Visit` became crate-private:
+    // the visits against a naive reference, in any order with repeats.
+    mod reference {
+        use super::super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        const T0: u64 = 1_704_067_200_000;
+        const MIN: u64 = 60_000;
+
+        /// The visits of `hits` by their definition, computed naively: the distinct
+        /// hits (by `(timestamp, event_id)`, the first copy kept) in time order, cut
+        /// where two consecutive hits are more than 30 minutes apart.
+        fn reference_visits(hits: &[Hit]) -> Vec<Visit> {
+            let mut distinct: Vec<Hit> = Vec::new();
+            for h in hits {
+                let key = (h.timestamp_ms, h.event_id);
+                if !distinct.iter().any(|d| (d.timestamp_ms, d.event_id) == key) {
+                    distinct.push(*h);
+                }
+            }
+            distinct.sort_by_key(|h| (h.timestamp_ms, h.event_id));
+            let mut runs: Vec<Vec<Hit>> = Vec::new();
+            for h in distinct {
+                match runs.last_mut() {
+                    Some(run)
+                        if run
+                            .last()
+                            .is_some_and(|l| h.timestamp_ms - l.timestamp_ms <= 30 * MIN) =>
+                    {
+                        run.push(h);
+                    }
+                    _ => runs.push(vec![h]),
+                }
+            }
+            runs.iter()
+                .map(|run| {
+                    let pageviews: Vec<&Hit> = run.iter().filter(|h| h.pageview).collect();
+                    let interactive: Vec<u64> = run
+                        .iter()
+                        .filter(|h| h.interactive)
+                        .map(|h| h.timestamp_ms)
+                        .collect();
+                    let (first, last) = (&run[0], &run[run.len() - 1]);
+                    Visit {
+                        start_ms: first.timestamp_ms,
+                        duration_ms: interactive.last().map_or(0, |l| l - interactive[0]),
+                        pageviews: pageviews.len() as u32,
+                        interactive_pageviews: pageviews.iter().filter(|h| h.interactive).count()
+                            as u32,
+                        entry_page: pageviews.first().map_or(first.page, |h| h.page),
+                        exit_page: pageviews.last().map_or(last.page, |h| h.page),
+                        profile: first.profile,
+                        visitor_id: first.visitor_id,
+                    }
+                })
+                .collect()
+        }
+
+        /// A hit at `minute` whose other fields are a function of `id`.
+        fn hit_at(minute: u64, id: u64) -> Hit {
+            Hit {
+                timestamp_ms: T0 + minute * MIN,
+                event_id: id,
+                visitor_id: 10 + id % 2,
+                page: (id % 3) as u32,
+                profile: ((id % 2) as u32, (id % 3) as u32),
+                pageview: !id.is_multiple_of(4),
+                interactive: id != 5,
+            }
+        }
+
+        #[test]
+        fn visits_are_the_30_minute_runs_of_the_distinct_hits() {
+            // Hand-checked: a gap of exactly 30 minutes continues a visit, 31 ends
+            // it; a re-delivered hit counts once; event 4 is not a page view.
+            let mut hits = Hits::default();
+            for (minute, id) in [(30, 2), (0, 1), (30, 2), (61, 4), (91, 3)] {
+                hits.insert(hit_at(minute, id));
+            }
+            let got: Vec<(u64, u32, u32)> = hits
+                .visits()
+                .map(|v| ((v.start_ms - T0) / MIN, v.pageviews, v.entry_page))
+                .collect();
+            assert_eq!(got, [(0, 2, 1), (61, 1, 0)]);
+
+            // Any hits, inserted in any order with repeats.
+            let case = proptest::collection::vec((0u64..240, 0u64..6), 0..16);
+            let mut runner = TestRunner::new(Config::with_cases(512));
+            let result = runner.run(&case, |keys| {
+                let list: Vec<Hit> = keys.iter().map(|&(m, id)| hit_at(m, id)).collect();
+                let mut hits = Hits::default();
+                for h in &list {
+                    hits.insert(*h);
+                }
+                prop_assert_eq!(hits.visits().collect::<Vec<_>>(), reference_visits(&list));
+                Ok(())
+            });
+            if let Err(e) = result {
+                panic!("{e}");
+            }
+        }
+    }
+
     use super::*;
 
     /// Hits whose content is a function of `(timestamp, event_id)`, as for

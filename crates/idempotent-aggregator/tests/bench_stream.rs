@@ -4,8 +4,9 @@
 //! over 8 replicas whose deltas are shipped in any order and twice, or with
 //! every event delivered twice.
 //!
-//! Data: `$GLINTO_BENCH_DIR` (what `.ci/run` sets), else generated into
-//! `target/bench-data/200k-seed7` by `../shared/bench/gen_events.py`. If
+//! Data: `$GLINTO_BENCH_DIR` (what `.ci/run` sets; any directory written by
+//! `glinto-bench-data` or by the shared Python generator), else the 200k-event
+//! stream `glinto-bench-data` generates into `target/bench-data/` (cached). If
 //! neither works the test fails and says why: it never skips.
 
 mod common;
@@ -39,7 +40,8 @@ fn data() -> &'static Data {
     })
 }
 
-/// `$GLINTO_BENCH_DIR`, or the generated 200k-event stream.
+/// `$GLINTO_BENCH_DIR`, or the 200k-event stream of `.ci/run`, generated
+/// into `target/bench-data/` by `glinto-bench-data` if it is not there yet.
 fn bench_dir() -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("GLINTO_BENCH_DIR") {
         let dir = PathBuf::from(dir);
@@ -52,41 +54,12 @@ fn bench_dir() -> Result<PathBuf, String> {
             ))
         };
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = workspace.join("target/bench-data/200k-seed7");
-    if dir.join("truth.json").is_file() {
-        return Ok(dir);
-    }
-    let script = workspace.join("../shared/bench/gen_events.py");
-    if !script.is_file() {
-        return Err(format!(
-            "GLINTO_BENCH_DIR is unset and {} is missing",
-            script.display()
-        ));
-    }
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .args([
-            "--events",
-            "200000",
-            "--days",
-            "30",
-            "--seed",
-            "7",
-            "--dup-rate",
-            "0.01",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .map_err(|e| format!("cannot run python3 {}: {e}", script.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} failed (does python3 have numpy? `python3 -m pip install numpy`): {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    let config = glinto_bench_data::Config::CI;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/bench-data")
+        .join(config.dir_name());
+    glinto_bench_data::ensure_dir(&config, &dir)
+        .map_err(|e| format!("generating {}: {e}", dir.display()))?;
     Ok(dir)
 }
 

@@ -2,8 +2,8 @@
 //! SIGKILL mid-write; the reopened store must hold every acknowledged write and no part of an
 //! unacknowledged one.
 //!
-//! The child is this test binary itself, re-executed with `GLINTO_CRASH_CHILD` set: the test
-//! `crash_child` then runs the writer loop instead of returning at once.
+//! The child is this test binary itself, re-executed with `GLINTO_CRASH_CHILD` set to run only
+//! the crash test, which then runs the writer loop instead of the checks.
 
 #![allow(
     clippy::print_stdout,
@@ -36,23 +36,23 @@ fn body(i: u64) -> Vec<u8> {
     b
 }
 
+/// The test that re-executes itself as the child (`CHILD_ENV` set): no test passes without
+/// checking anything.
+const CRASH_TEST: &str = "killed_writer_loses_nothing_acknowledged_and_leaves_nothing_half_written";
+
 /// The child: batch `i` is a state batch of 8 keys, a KV put and (every 4th) an object put;
 /// `ack i` is printed after all three returned.
-#[test]
-fn crash_child() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
+fn run_child(dir: &std::ffi::OsStr) {
     let round: u64 = std::env::var("GLINTO_CRASH_ROUND")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(0);
-    let store = LocalStore::open(&dir).expect("child opens the store");
+    let store = LocalStore::open(dir).expect("child opens the store");
     let state = store.state("crash").expect("state");
     let kv = store.kv("crash").expect("kv");
     let objects = store.objects("crash").expect("objects");
     let mut out = std::io::stdout().lock();
-    // libtest has printed "test crash_child ... " without a newline: start a fresh line.
+    // libtest has printed "test ... " without a newline: start a fresh line.
     writeln!(out).expect("stdout");
     block_on(async {
         for i in 0.. {
@@ -174,7 +174,7 @@ fn inspect(store: &LocalStore, round: u64, i: u64) -> Found {
 /// returns the highest acknowledged batch.
 fn run_and_kill(dir: &Path, round: u64, kill_after: u64) -> Option<u64> {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .args(["--exact", CRASH_TEST, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .env("GLINTO_CRASH_ROUND", round.to_string())
         .stdout(Stdio::piped())
@@ -216,6 +216,10 @@ fn run_and_kill(dir: &Path, round: u64, kill_after: u64) -> Option<u64> {
 
 #[test]
 fn killed_writer_loses_nothing_acknowledged_and_leaves_nothing_half_written() {
+    if let Some(dir) = std::env::var_os(CHILD_ENV) {
+        run_child(&dir);
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     // Rounds share the directory, so each reopen also recovers from every earlier crash.
     for (round, kill_after) in [(0u64, 5u64), (1, 40), (2, 15), (3, 120), (4, 300)] {

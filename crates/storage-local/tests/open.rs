@@ -43,19 +43,21 @@ fn check(result: &Result<LocalStore, OpenError>, expected: &str) {
     assert_eq!(describe(result), expected, "{result:?}");
 }
 
-/// Child entry point: opens the directory named by the environment and prints the outcome.
-#[test]
-fn lock_child() {
-    let Some(dir) = std::env::var_os(LOCK_CHILD_ENV) else {
-        return;
-    };
-    // libtest has printed "test lock_child ... " without a newline: start a fresh line.
-    println!("\nresult: {}", describe(&LocalStore::open(dir)));
-}
+/// The test that spawns itself: run normally it holds a directory and asks
+/// a child process (this test binary, running only this test) to open it;
+/// in the child (`LOCK_CHILD_ENV` set) it opens the directory and prints the
+/// outcome. No test passes without checking anything.
+const CROSS_PROCESS_TEST: &str =
+    "an_open_from_another_process_is_refused_while_this_one_holds_the_directory";
 
 fn open_in_child(dir: &Path) -> String {
     let output = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "lock_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            CROSS_PROCESS_TEST,
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(LOCK_CHILD_ENV, dir)
         .output()
         .expect("run child");
@@ -65,6 +67,26 @@ fn open_in_child(dir: &Path) -> String {
         .find_map(|l| l.strip_prefix("result: "))
         .unwrap_or("no result")
         .to_owned()
+}
+
+#[test]
+fn an_open_from_another_process_is_refused_while_this_one_holds_the_directory() {
+    if let Some(dir) = std::env::var_os(LOCK_CHILD_ENV) {
+        // The child. libtest has printed "test ... " without a newline:
+        // start a fresh line.
+        println!("\nresult: {}", describe(&LocalStore::open(dir)));
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalStore::open(dir.path()).expect("open");
+    assert_eq!(
+        open_in_child(dir.path()),
+        format!("already open by {}", std::process::id())
+    );
+    drop(store);
+    assert_eq!(open_in_child(dir.path()), "opened");
+    // The child exited without unlocking explicitly: the OS released its lock.
+    check(&LocalStore::open(dir.path()), "opened");
 }
 
 #[test]
@@ -87,20 +109,6 @@ fn a_second_open_in_this_process_is_refused_until_the_first_is_dropped() {
         "{message}"
     );
     drop(state);
-    check(&LocalStore::open(dir.path()), "opened");
-}
-
-#[test]
-fn an_open_from_another_process_is_refused_while_this_one_holds_the_directory() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = LocalStore::open(dir.path()).expect("open");
-    assert_eq!(
-        open_in_child(dir.path()),
-        format!("already open by {}", std::process::id())
-    );
-    drop(store);
-    assert_eq!(open_in_child(dir.path()), "opened");
-    // The child exited without unlocking explicitly: the OS released its lock.
     check(&LocalStore::open(dir.path()), "opened");
 }
 

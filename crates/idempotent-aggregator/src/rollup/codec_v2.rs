@@ -395,6 +395,8 @@ pub(crate) fn decode_body(body: &[u8], version: u8) -> Result<SiteRollup> {
         }
     }
     let strings = rollup.values.len() as u64;
+    // The encoder writes only the strings some cell uses.
+    let mut string_used = vec![false; rollup.values.len()];
     let (mut native, mut lowest_foreign) = (false, None::<u8>);
     let (mut table, mut used, mut codes): (Vec<u32>, Vec<bool>, Vec<u32>) =
         (Vec::new(), Vec::new(), Vec::new());
@@ -573,6 +575,9 @@ pub(crate) fn decode_body(body: &[u8], version: u8) -> Result<SiteRollup> {
                         });
                     }
                 };
+                if let Some(u) = string_used.get_mut(usize_of(index)) {
+                    *u = true;
+                }
                 let id = u32::try_from(index).unwrap_or(u32::MAX);
                 let cells = rollup.hours.entry(hour).or_default();
                 cells.dim_mut(dim).insert(id, Cell { tally, visitors });
@@ -591,6 +596,9 @@ pub(crate) fn decode_body(body: &[u8], version: u8) -> Result<SiteRollup> {
     }
     if replica_used.contains(&false) {
         return Err(malformed("replicas", "a replica no tally has"));
+    }
+    if string_used.contains(&false) {
+        return Err(malformed("strings", "a string no cell has"));
     }
     // The parameters are the default ones unless no cell has those, then
     // the lowest of the cells'.

@@ -1,4 +1,4 @@
-//! The benchmark stream's four questions (`../shared/bench/README.md`):
+//! The benchmark stream's questions Q1-Q4 (`glinto-bench-data`'s crate docs):
 //! reading `truth.json`, answering from rollups, comparing the two.
 //! Shared by `tests/bench_stream.rs` and `examples/bench_stream.rs`.
 
