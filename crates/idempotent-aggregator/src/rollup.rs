@@ -226,7 +226,7 @@ impl Counts {
         self.duration_retracted_ms += other.duration_retracted_ms;
     }
 
-    fn fields(&self) -> [u64; 8] {
+    pub(crate) fn fields(&self) -> [u64; 8] {
         [
             self.pageviews,
             self.events,
@@ -239,7 +239,7 @@ impl Counts {
         ]
     }
 
-    fn from_fields(f: [u64; 8]) -> Self {
+    pub(crate) fn from_fields(f: [u64; 8]) -> Self {
         Self {
             pageviews: f[0],
             events: f[1],
