@@ -23,7 +23,7 @@ fn event(id: u64, visitor: u64, minute: u64, previous: Option<u64>) -> Event {
         hostname: SITE.into(),
         pathname: page.into(),
         referrer: String::new(),
-        source: if visitor % 2 == 0 {
+        source: if visitor.is_multiple_of(2) {
             "google.com".into()
         } else {
             String::new()
@@ -36,7 +36,7 @@ fn event(id: u64, visitor: u64, minute: u64, previous: Option<u64>) -> Event {
         utm_term: String::new(),
         country_code: ["DE", "FR"][(id % 2) as usize].into(),
         browser: "Firefox".into(),
-        browser_version: if id % 4 == 0 {
+        browser_version: if id.is_multiple_of(4) {
             "128".into()
         } else {
             String::new()
@@ -71,7 +71,7 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
                 // The id decides the event, as in reality.
                 let mut e = event(id, 1 + visitor, minute, previous);
                 e.timestamp_ms = T0 + ((id * 13) % 600) * MIN;
-                if id % 3 != 0 {
+                if !id.is_multiple_of(3) {
                     e.timestamp_ms = T0 + minute * MIN;
                     e.event_id = id * 1000 + i as u64;
                 }

@@ -24,7 +24,7 @@ pub fn event(id: u64, visitor: u64, timestamp_ms: u64, pageview: bool, interacti
         hostname: SITE.into(),
         pathname: ["/", "/pricing", "/blog"][(id % 3) as usize].into(),
         referrer: String::new(),
-        source: if visitor % 2 == 0 {
+        source: if visitor.is_multiple_of(2) {
             "google.com".into()
         } else {
             String::new()
