@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p glinto-pipeline --example storage_ops -- \
-//!     /work/helpers/bench-200k/events.ndjson [events per ingest call]
+//!     /work/helpers/bench-200k/events.ndjson [events per ingest call] [checkpoint after, seconds]
 //! ```
 //!
 //! One engine per site (a Durable Object each), on metered in-memory
@@ -39,66 +39,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for line in reader.lines() {
         events.push(ndjson::parse_line(&line?)?);
     }
-    let first = events.first().map_or(0, |e| e.timestamp_ms);
-    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(first)));
-    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let after_secs: u64 = args.next().map_or(Ok(60), |s| s.parse())?;
+    let config = EngineConfig::default().with_checkpoint(50_000, Duration::from_secs(after_secs));
+    let shared_clock: Arc<dyn Clock> = Arc::new(ManualClock::new(Timestamp::EPOCH));
     let (state_meter, object_meter, kv_meter) = (
         Arc::new(Meter::new()),
         Arc::new(Meter::new()),
         Arc::new(Meter::new()),
     );
     let objects = Arc::new(Metered::with_meter(
-        MemoryObjects::new(dyn_clock.clone()),
+        MemoryObjects::new(shared_clock.clone()),
         object_meter.clone(),
     ));
     let kv = Arc::new(Metered::with_meter(
-        MemoryKv::new(dyn_clock.clone()),
+        MemoryKv::new(shared_clock),
         kv_meter.clone(),
     ));
-    let mut engines: BTreeMap<String, (Arc<Metered<MemoryState>>, SiteEngine)> = BTreeMap::new();
-    let started = Instant::now();
-    for chunk in events.chunk_by(|a, b| a.site == b.site) {
-        for part in chunk.chunks(batch.max(1)) {
-            let Some(e) = part.first() else { continue };
-            let site = e.site.clone();
-            if e.timestamp_ms > clock.now().as_unix_millis() {
-                clock.set(Timestamp::from_unix_millis(e.timestamp_ms));
-            }
-            if !engines.contains_key(&site) {
-                let state = Arc::new(Metered::with_meter(
-                    MemoryState::new(dyn_clock.clone()),
-                    state_meter.clone(),
-                ));
-                let stores = Stores {
-                    state: state.clone(),
-                    objects: objects.clone(),
-                    kv: kv.clone(),
-                };
-                let engine = block_on(Engine::open(
-                    site.clone(),
-                    EngineConfig::default(),
-                    stores,
-                    clock.clone(),
-                ))?;
-                engines.insert(site.clone(), (state, engine));
-            }
-            let Some((_, engine)) = engines.get(&site) else {
-                continue;
-            };
-            block_on(engine.ingest(part.to_vec()))?;
-            for (state, engine) in engines.values() {
-                if state.inner().take_due_alarm().is_some() {
-                    block_on(engine.alarm())?;
-                }
-            }
-        }
+    let mut by_site: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+    for e in events.iter() {
+        by_site.entry(e.site.clone()).or_default().push(e.clone());
     }
-    // The last alarms.
-    clock.advance(Duration::from_secs(3600));
-    for (state, engine) in engines.values() {
+    let mut engines: Vec<(Arc<Metered<MemoryState>>, SiteEngine)> = Vec::new();
+    let started = Instant::now();
+    // One Durable Object per site, each with its own clock following its
+    // events; `batch` events per ingest call (one group commit).
+    for (site, site_events) in &by_site {
+        let first = site_events.first().map_or(0, |e| e.timestamp_ms);
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(first)));
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        let state = Arc::new(Metered::with_meter(
+            MemoryState::new(dyn_clock),
+            state_meter.clone(),
+        ));
+        let stores = Stores {
+            state: state.clone(),
+            objects: objects.clone(),
+            kv: kv.clone(),
+        };
+        let engine = block_on(Engine::open(site.clone(), config, stores, clock.clone()))?;
+        for part in site_events.chunks(batch.max(1)) {
+            let newest = part.iter().map(|e| e.timestamp_ms).max().unwrap_or(0);
+            if newest > clock.now().as_unix_millis() {
+                clock.set(Timestamp::from_unix_millis(newest));
+            }
+            if state.inner().take_due_alarm().is_some() {
+                block_on(engine.alarm())?;
+            }
+            block_on(engine.ingest(part.to_vec()))?;
+        }
+        clock.advance(Duration::from_secs(3600));
         if state.inner().take_due_alarm().is_some() {
             block_on(engine.alarm())?;
         }
+        engines.push((state, engine));
     }
     let elapsed = started.elapsed();
     let n = events.len() as f64;
@@ -129,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  KvStore: {:.2} puts", per_k(k.puts));
     let mut at_rest_state = 0u64;
-    for (state, engine) in engines.values() {
+    for (state, engine) in &engines {
         let stats = block_on(engine.stats());
         let rows = state.inner().snapshot();
         at_rest_state += rows
