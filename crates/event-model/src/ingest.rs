@@ -548,6 +548,35 @@ fn device_from_width(width: u32) -> Device {
     }
 }
 
+/// Normalizes one site domain exactly as the tracker's `domain` field is
+/// normalized into `Event::site` (the same code): trimmed, without a trailing
+/// dot, lower-cased, at most [`MAX_DOMAIN_BYTES`] bytes of letters, digits and
+/// `. - _ : /`. The site registry uses it, so a registered site and the events
+/// counted for it always agree on the name.
+///
+/// ```
+/// use glinto_event_model::normalize_site;
+/// assert_eq!(normalize_site(" Example.COM. ").unwrap(), "example.com");
+/// assert!(normalize_site("exa mple.com").is_err());
+/// assert!(normalize_site("a.com,b.com").is_err());
+/// ```
+///
+/// # Errors
+/// On the field `domain`: [`Error::Missing`] when empty, [`Error::TooLong`]
+/// past [`MAX_DOMAIN_BYTES`], [`Error::Invalid`] for a list of domains or a
+/// character not allowed.
+pub fn normalize_site(domain: &str) -> Result<String> {
+    if domain.contains(',') {
+        return Err(Error::Invalid {
+            field: "domain",
+            reason: "one domain is expected, not a comma-separated list".into(),
+        });
+    }
+    sites(domain)?
+        .pop()
+        .ok_or(Error::Missing { field: "domain" })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -47,4 +47,6 @@ pub mod visitor;
 pub use context::RequestContext;
 pub use error::{Error, Result};
 pub use event::{Channel, Device, Event, PAGEVIEW, Revenue};
-pub use ingest::{IngestConfig, Ingestor, MAX_DOMAIN_BYTES, MAX_DOMAINS, screen_class};
+pub use ingest::{
+    IngestConfig, Ingestor, MAX_DOMAIN_BYTES, MAX_DOMAINS, normalize_site, screen_class,
+};

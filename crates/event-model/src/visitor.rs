@@ -269,6 +269,18 @@ impl Salts {
         Ok(())
     }
 
+    /// Whether the previous epoch's salt is kept.
+    pub fn has_previous(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// Drops (and zeroes) the previous epoch's salt once it is no longer
+    /// allowed (its epoch is two behind); returns whether there was one. The
+    /// caller must also overwrite every persisted copy.
+    pub fn forget_previous(&mut self) -> bool {
+        self.previous.take().is_some()
+    }
+
     /// Both ids of one visitor: `user_agent` as received (not trimmed), the
     /// client IP, and the site as stored in `Event::site`.
     pub fn visitor_ids(&self, user_agent: &str, ip: IpAddr, site: &str) -> VisitorIds {

@@ -15,18 +15,22 @@
 //!   touched only in a lost delta is missing until any later delta touches
 //!   it again, so lost deltas must be re-sent.
 //!
-//! Encoding: the version tag `1`, then postcard of `(replica, seq)`, then the
-//! rollup body without its own tag (`docs/wire-format.md`, section `rollup`).
+//! Encoding (`docs/wire-format.md`, section `rollup`): the version tag `2`,
+//! varint `replica`, varint `seq`, then the version-2 rollup body (the
+//! rollup's encoding without its version byte). [`Delta::decode`] also reads
+//! version 1 (postcard of `(replica, seq, version-1 rollup body)`), which
+//! nothing writes any more but tests (`testing` feature: `encode_v1`).
 
-use serde::{Deserialize, Serialize};
-
+use crate::bits::{Reader, put_varint};
 use crate::counter::ReplicaId;
 use crate::lattice::Lattice;
-use crate::rollup::{RollupWire, SiteRollup, postcard_error};
+use crate::rollup::{RollupWire, SiteRollup, decode_v2, postcard_error};
 use crate::{Error, Result};
 
-/// The version tag of the [`Delta`] encoding.
+/// The version tag of the retired postcard encoding.
 const DELTA_V1: u8 = 1;
+/// The version tag of the encoding [`Delta::encode`] writes.
+const DELTA_V2: u8 = 2;
 
 const KIND: &str = "delta";
 
@@ -38,7 +42,7 @@ pub struct Delta {
     rollup: SiteRollup,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct DeltaWire {
     replica: u64,
     seq: u64,
@@ -77,8 +81,20 @@ impl Delta {
         &self.rollup
     }
 
-    /// The version-tagged encoding.
+    /// The version-tagged encoding: version 2, the rollup's version-2 body
+    /// after the delta's `(replica, seq)`. Deterministic.
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![DELTA_V2];
+        put_varint(&mut out, self.replica.0);
+        put_varint(&mut out, self.seq);
+        self.rollup.encode_v2_body(&mut out);
+        out
+    }
+
+    /// The retired version-1 encoding (postcard, with the version-1 rollup
+    /// body), kept for golden tests and benchmarks: nothing writes it.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn encode_v1(&self) -> Vec<u8> {
         let wire = DeltaWire {
             replica: self.replica.0,
             seq: self.seq,
@@ -87,39 +103,47 @@ impl Delta {
         postcard::to_extend(&wire, vec![DELTA_V1]).unwrap_or_else(|_| vec![DELTA_V1])
     }
 
-    /// Decodes [`Self::encode`]'s bytes.
+    /// Decodes a delta of any version this build reads: 2 ([`Self::encode`])
+    /// or the retired 1.
     ///
     /// # Errors
     ///
-    /// As [`SiteRollup::decode`]; also [`Error::Malformed`] when the body
-    /// does not contain its own `(replica, seq)`.
+    /// [`Error::UnsupportedVersion`] for an unknown tag (`supported: "1, 2"`);
+    /// as [`SiteRollup::decode`] for the body; [`Error::Malformed`] when the
+    /// body does not contain its own `(replica, seq)`.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (&version, body) = bytes.split_first().ok_or(Error::Truncated {
             kind: KIND,
             field: "version",
         })?;
-        if version != DELTA_V1 {
-            return Err(Error::UnsupportedVersion {
-                kind: KIND,
-                found: version,
-                supported: "1",
-            });
-        }
-        let (wire, rest) = postcard::take_from_bytes::<DeltaWire>(body).map_err(postcard_error)?;
-        if !rest.is_empty() {
-            return Err(Error::TrailingBytes {
-                kind: KIND,
-                count: rest.len(),
-            });
-        }
-        let rollup = SiteRollup::from_wire(wire.body)?;
-        let replica = ReplicaId(wire.replica);
-        if wire.seq == 0
-            || !rollup
-                .seen()
-                .get(&replica)
-                .is_some_and(|s| s.contains(wire.seq))
-        {
+        let (replica, seq, rollup) = match version {
+            DELTA_V2 => {
+                let mut r = Reader::new(body, KIND);
+                let replica = r.varint("replica")?;
+                let seq = r.varint("seq")?;
+                (replica, seq, decode_v2(r.rest())?)
+            }
+            DELTA_V1 => {
+                let (wire, rest) =
+                    postcard::take_from_bytes::<DeltaWire>(body).map_err(postcard_error)?;
+                if !rest.is_empty() {
+                    return Err(Error::TrailingBytes {
+                        kind: KIND,
+                        count: rest.len(),
+                    });
+                }
+                (wire.replica, wire.seq, SiteRollup::from_wire(wire.body)?)
+            }
+            found => {
+                return Err(Error::UnsupportedVersion {
+                    kind: KIND,
+                    found,
+                    supported: "1, 2",
+                });
+            }
+        };
+        let replica = ReplicaId(replica);
+        if seq == 0 || !rollup.contains(replica, seq) {
             return Err(Error::Malformed {
                 kind: KIND,
                 field: "seq",
@@ -128,7 +152,7 @@ impl Delta {
         }
         Ok(Self {
             replica,
-            seq: wire.seq,
+            seq,
             rollup,
         })
     }
@@ -140,7 +164,7 @@ impl SiteRollup {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] for a delta of another site,
+    /// [`Error::WrongSite`] for a delta of another site,
     /// [`Error::IncompatibleSketch`] for sketches of another precision; the
     /// rollup is then unchanged.
     pub fn apply(&mut self, delta: &Delta) -> Result<()> {

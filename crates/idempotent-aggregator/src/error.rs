@@ -81,6 +81,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A value of one site given to the aggregate of another: an event to
+    /// another site's writer, a rollup or delta merged into another site's
+    /// rollup. A routing bug, never retried.
+    #[error("{kind} of site {found:?} given to site {expected:?}")]
+    WrongSite {
+        /// What was given (`"event"`, `"rollup"`).
+        kind: &'static str,
+        /// The site of the aggregate.
+        expected: Box<str>,
+        /// The site of what was given to it.
+        found: Box<str>,
+    },
     /// Bytes left over after a complete value.
     #[error("{kind}: {count} trailing bytes after the value")]
     TrailingBytes {

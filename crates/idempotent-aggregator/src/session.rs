@@ -59,23 +59,23 @@ pub const VISIT_GAP_MS: u64 = 30 * 60 * 1000;
 /// One admitted event as the sessionizer sees it. Ordered by
 /// `(timestamp_ms, event_id)` first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Hit {
+pub(crate) struct Hit {
     /// Event time, milliseconds since the Unix epoch.
-    pub timestamp_ms: u64,
+    pub(crate) timestamp_ms: u64,
     /// The event's idempotency key: a hit is stored once.
-    pub event_id: u64,
+    pub(crate) event_id: u64,
     /// The visitor id the event carried (the one its uniques count).
-    pub visitor_id: u64,
+    pub(crate) visitor_id: u64,
     /// Interned page (pathname) id.
-    pub page: u32,
+    pub(crate) page: u32,
     /// Interned profile ids `(visitor profile, session profile)`: the
     /// visit-level dimension values (country, browser... and source, UTM...)
     /// of this event.
-    pub profile: (u32, u32),
+    pub(crate) profile: (u32, u32),
     /// Whether the event is a page view.
-    pub pageview: bool,
+    pub(crate) pageview: bool,
     /// Whether the event counts for bounce and duration.
-    pub interactive: bool,
+    pub(crate) interactive: bool,
 }
 
 impl Hit {
@@ -86,29 +86,29 @@ impl Hit {
 
 /// What one visit contributes to the rollups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Visit {
+pub(crate) struct Visit {
     /// Timestamp of the first event: the visit counts in this hour.
-    pub start_ms: u64,
+    pub(crate) start_ms: u64,
     /// Last interactive event minus first interactive event (0 with fewer than two).
-    pub duration_ms: u64,
+    pub(crate) duration_ms: u64,
     /// All page views of the visit.
-    pub pageviews: u32,
+    pub(crate) pageviews: u32,
     /// Interactive page views: exactly one makes the visit a bounce.
-    pub interactive_pageviews: u32,
+    pub(crate) interactive_pageviews: u32,
     /// Page of the first page view (of the first event when there is none).
-    pub entry_page: u32,
+    pub(crate) entry_page: u32,
     /// Page of the last page view (of the last event when there is none).
-    pub exit_page: u32,
+    pub(crate) exit_page: u32,
     /// Profiles of the first event: the visit's country, browser... and
     /// source, UTM...
-    pub profile: (u32, u32),
+    pub(crate) profile: (u32, u32),
     /// Visitor id of the first event.
-    pub visitor_id: u64,
+    pub(crate) visitor_id: u64,
 }
 
 impl Visit {
     /// A visit with exactly one interactive page view.
-    pub fn is_bounce(&self) -> bool {
+    pub(crate) fn is_bounce(&self) -> bool {
         self.interactive_pageviews == 1
     }
 
@@ -154,7 +154,7 @@ impl Visit {
 
 /// Whether a published visit is added to or retracted from the rollup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Sign {
+pub(crate) enum Sign {
     /// Count the visit.
     Add,
     /// Un-count a visit published before (it changed or merged into another).
@@ -164,14 +164,14 @@ pub enum Sign {
 /// The distinct hits of one visitor, sorted: a grow-only set, so a lattice
 /// under union. The visits are a function of it ([`Hits::visits`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Hits {
+pub(crate) struct Hits {
     sorted: SmallVec<[Hit; 2]>,
 }
 
 impl Hits {
     /// Adds a hit; `false` (and no change) when a hit with the same
     /// `(timestamp, event_id)` is already present.
-    pub fn insert(&mut self, hit: Hit) -> bool {
+    pub(crate) fn insert(&mut self, hit: Hit) -> bool {
         // Events mostly arrive in order: check the end first.
         match self.sorted.last() {
             None => {
@@ -193,22 +193,17 @@ impl Hits {
     }
 
     /// The hits, sorted by `(timestamp, event_id)`.
-    pub fn as_slice(&self) -> &[Hit] {
+    pub(crate) fn as_slice(&self) -> &[Hit] {
         &self.sorted
     }
 
     /// Number of hits.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.sorted.len()
     }
 
-    /// Whether there is no hit.
-    pub fn is_empty(&self) -> bool {
-        self.sorted.is_empty()
-    }
-
     /// The visits: maximal runs of hits with gaps of at most [`VISIT_GAP_MS`].
-    pub fn visits(&self) -> impl Iterator<Item = Visit> + '_ {
+    pub(crate) fn visits(&self) -> impl Iterator<Item = Visit> + '_ {
         self.sorted
             .chunk_by(|a, b| b.timestamp_ms - a.timestamp_ms <= VISIT_GAP_MS)
             .filter_map(Visit::of)
@@ -320,7 +315,7 @@ pub struct SessionStats {
 
 /// The visits of one site, single writer (the site's Durable Object).
 #[derive(Clone, Debug, Default)]
-pub struct Sessionizer {
+pub(crate) struct Sessionizer {
     timelines: HashMap<u64, Timeline>,
     /// Linked visitor id -> the key of its timeline.
     links: HashMap<u64, u64>,
@@ -339,29 +334,16 @@ pub struct Sessionizer {
 /// event was counted in, so the next event of the same hour skips the
 /// lookups and the sketch inserts. All zero for a new timeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Memo {
+pub(crate) struct Memo {
     /// The visitor id the memo is about (a timeline may have two ids).
-    pub visitor_id: u64,
+    pub(crate) visitor_id: u64,
     /// Caller-defined words.
-    pub words: [u32; 6],
-}
-
-/// A handle on the timeline an event was added to (for the caller's cache).
-#[derive(Debug)]
-pub struct Added<'a> {
-    memo: &'a mut Memo,
-}
-
-impl Added<'_> {
-    /// The caller's cache for this visitor ([`Memo`]).
-    pub fn memo(&mut self) -> &mut Memo {
-        self.memo
-    }
+    pub(crate) words: [u32; 6],
 }
 
 /// A visitor's timeline, opened by [`Sessionizer::open`].
 #[derive(Debug)]
-pub struct Open<'a> {
+pub(crate) struct Open<'a> {
     key: u64,
     timeline: &'a mut Timeline,
     dirty: &'a mut Vec<(u64, u64)>,
@@ -369,13 +351,13 @@ pub struct Open<'a> {
 
 impl Open<'_> {
     /// The caller's cache for this visitor ([`Memo`]).
-    pub fn memo(&mut self) -> &mut Memo {
+    pub(crate) fn memo(&mut self) -> &mut Memo {
         &mut self.timeline.memo
     }
 
     /// Adds a hit of this visitor; `false` (and no change) when it was
     /// already there.
-    pub fn insert(&mut self, hit: Hit) -> bool {
+    pub(crate) fn insert(&mut self, hit: Hit) -> bool {
         if !self.timeline.hits.insert(hit) {
             return false;
         }
@@ -389,7 +371,7 @@ impl Open<'_> {
 
 impl Sessionizer {
     /// An empty sessionizer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -397,22 +379,10 @@ impl Sessionizer {
         self.links.get(&visitor).copied().unwrap_or(visitor)
     }
 
-    /// Adds an admitted event. `previous_visitor_id` links the visitor's id of
-    /// the previous salt epoch. Returns `None` when the hit was already there.
-    pub fn add(&mut self, previous_visitor_id: Option<u64>, hit: Hit) -> Option<Added<'_>> {
-        let mut open = self.open(hit.visitor_id, previous_visitor_id);
-        if !open.insert(hit) {
-            return None;
-        }
-        Some(Added {
-            memo: &mut open.timeline.memo,
-        })
-    }
-
     /// Opens the timeline of `visitor_id` (linked to `previous_visitor_id`),
     /// so the caller can read its [`Memo`] before building the hit to add
     /// with [`Open::insert`].
-    pub fn open(&mut self, visitor_id: u64, previous_visitor_id: Option<u64>) -> Open<'_> {
+    pub(crate) fn open(&mut self, visitor_id: u64, previous_visitor_id: Option<u64>) -> Open<'_> {
         let mut key = self.resolve(visitor_id);
         if let Some(previous) = previous_visitor_id {
             key = self.link(key, self.resolve(previous));
@@ -466,7 +436,8 @@ impl Sessionizer {
 
     /// Reports the change of every visit since the last call: retractions of
     /// the visits that changed, additions of their new form.
-    pub fn publish(&mut self, sink: impl FnMut(&Visit, Sign)) {
+    #[cfg(test)]
+    fn publish(&mut self, sink: impl FnMut(&Visit, Sign)) {
         self.publish_ended(u64::MAX, sink);
     }
 
@@ -475,7 +446,7 @@ impl Sessionizer {
     /// a late event arrives. Publishing a visit once it ended (instead of at
     /// every flush while it grows) avoids retracting it over and over, and
     /// the cells of its intermediate exit pages.
-    pub fn publish_ended(&mut self, now_ms: u64, mut sink: impl FnMut(&Visit, Sign)) {
+    pub(crate) fn publish_ended(&mut self, now_ms: u64, mut sink: impl FnMut(&Visit, Sign)) {
         let mut current = Vec::new();
         let mut pending = Vec::new();
         for (key, bound) in std::mem::take(&mut self.dirty) {
@@ -517,7 +488,7 @@ impl Sessionizer {
 
     /// Drops the visits that no event at or above `floor_ms` can change any
     /// more (call after [`Self::publish`]; dirty timelines are kept whole).
-    pub fn evict(&mut self, floor_ms: u64) {
+    pub(crate) fn evict(&mut self, floor_ms: u64) {
         // Only the timelines whose first visit may have closed are looked at.
         // The queue is in publication order, which is close to the order of
         // the times it holds (a visit is published once it ended): an entry
@@ -554,7 +525,7 @@ impl Sessionizer {
     }
 
     /// What the sessionizer holds.
-    pub fn stats(&self) -> SessionStats {
+    pub(crate) fn stats(&self) -> SessionStats {
         SessionStats {
             visitors: self.timelines.len(),
             hits: self.timelines.values().map(|t| t.hits.len()).sum(),
@@ -593,6 +564,37 @@ fn diff_sorted(old: &[Visit], new: &[Visit], sink: &mut impl FnMut(&Visit, Sign)
 mod tests {
     use super::*;
 
+    /// Hits whose content is a function of `(timestamp, event_id)`, as for
+    /// real events (a set of events, not of arbitrary records).
+    fn hits() -> impl proptest::strategy::Strategy<Value = Hits> {
+        use proptest::strategy::Strategy;
+        proptest::collection::vec((0u64..240, 0u64..6), 0..12).prop_map(|keys| {
+            let mut hits = Hits::default();
+            for (minute, id) in keys {
+                hits.insert(Hit {
+                    timestamp_ms: minute * MIN,
+                    event_id: id,
+                    visitor_id: 1,
+                    page: (id % 3) as u32,
+                    profile: (0, 0),
+                    pageview: id % 4 != 0,
+                    interactive: id != 5,
+                });
+            }
+            hits
+        })
+    }
+
+    #[test]
+    fn hits_are_a_lattice() {
+        crate::lattice::testing::check_lattice_laws(hits());
+    }
+
+    /// Adds a hit to its visitor's timeline, as the writer does.
+    fn add(s: &mut Sessionizer, previous_visitor_id: Option<u64>, hit: Hit) {
+        s.open(hit.visitor_id, previous_visitor_id).insert(hit);
+    }
+
     const MIN: u64 = 60_000;
 
     fn hit(visitor: u64, minute: u64, id: u64, page: u32, pageview: bool) -> Hit {
@@ -618,7 +620,7 @@ mod tests {
                 feed.reverse();
             }
             for (previous, h) in feed {
-                s.add(previous, h);
+                add(&mut s, previous, h);
                 s.publish(|v, sign| {
                     let k = if sign == Sign::Add { 1 } else { -1 };
                     net.0 += k;
@@ -698,9 +700,9 @@ mod tests {
     #[test]
     fn entry_and_exit_pages_follow_time_not_arrival() {
         let mut s = Sessionizer::new();
-        s.add(None, hit(1, 10, 1, 10, true));
-        s.add(None, hit(1, 5, 2, 5, true));
-        s.add(None, hit(1, 20, 3, 20, true));
+        add(&mut s, None, hit(1, 10, 1, 10, true));
+        add(&mut s, None, hit(1, 5, 2, 5, true));
+        add(&mut s, None, hit(1, 20, 3, 20, true));
         let mut visits = Vec::new();
         s.publish(|v, _| visits.push((v.entry_page, v.exit_page, v.pageviews)));
         assert_eq!(visits, [(5, 20, 3)]);
@@ -712,7 +714,7 @@ mod tests {
         // writer does (horizon one hour behind the newest event).
         let mut s = Sessionizer::new();
         for i in 0..30u64 {
-            s.add(None, hit(1, i * 40, i + 1, 1, true));
+            add(&mut s, None, hit(1, i * 40, i + 1, 1, true));
             s.publish(|_, _| {});
             s.evict((i * 40).saturating_sub(60) * MIN);
             assert!(s.stats().hits <= 3, "{:?} after {i}", s.stats());
@@ -725,9 +727,9 @@ mod tests {
     #[test]
     fn closed_visits_are_evicted() {
         let mut s = Sessionizer::new();
-        s.add(None, hit(1, 0, 1, 1, true));
-        s.add(None, hit(1, 100, 2, 1, true));
-        s.add(None, hit(2, 100, 3, 1, true));
+        add(&mut s, None, hit(1, 0, 1, 1, true));
+        add(&mut s, None, hit(1, 100, 2, 1, true));
+        add(&mut s, None, hit(2, 100, 3, 1, true));
         s.publish(|_, _| {});
         s.evict(100 * MIN);
         assert_eq!(

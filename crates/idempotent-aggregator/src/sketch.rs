@@ -113,34 +113,6 @@ impl HashScheme {
     }
 }
 
-/// A visitor id with its hash under a scheme, computed once by
-/// [`HashedVisitor::new`] and inserted into many sketches with
-/// [`UniqueSketch::insert_hashed`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HashedVisitor {
-    id: u64,
-    hash: u64,
-    scheme: HashScheme,
-}
-
-impl HashedVisitor {
-    /// Hashes `visitor_id` under the default [`HashScheme`].
-    #[inline]
-    pub fn new(visitor_id: u64) -> Self {
-        Self::with_scheme(visitor_id, HashScheme::default())
-    }
-
-    /// Hashes `visitor_id` under `scheme`.
-    #[inline]
-    pub fn with_scheme(visitor_id: u64, scheme: HashScheme) -> Self {
-        Self {
-            id: visitor_id,
-            hash: scheme.hash(visitor_id),
-            scheme,
-        }
-    }
-}
-
 /// A HyperLogLog++ sketch of distinct visitor ids. See the module docs.
 ///
 /// ```
@@ -254,18 +226,6 @@ impl UniqueSketch {
     #[inline]
     pub fn insert(&mut self, visitor_id: u64) {
         self.insert_hash(self.hash.hash(visitor_id));
-    }
-
-    /// Adds a visitor hashed once for many sketches (an event updates one
-    /// sketch per dimension): the same as [`insert`](Self::insert) with the
-    /// id, without hashing it again when the schemes match.
-    #[inline]
-    pub fn insert_hashed(&mut self, visitor: HashedVisitor) {
-        if visitor.scheme == self.hash {
-            self.insert_hash(visitor.hash);
-        } else {
-            self.insert(visitor.id);
-        }
     }
 
     /// Adds a hash already computed under this sketch's scheme (the writer

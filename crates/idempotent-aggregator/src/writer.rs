@@ -48,7 +48,7 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use crate::counter::ReplicaId;
 use crate::dedup::{Admission, Deduplicator};
 use crate::delta::Delta;
-use crate::rollup::{Cell, Counts, DIMENSIONS, Dimension, SiteRollup, Tally, Values, hour_of};
+use crate::rollup::{Cell, Counts, DIMENSIONS, Dimension, SiteRollup, Tally, Values, bucket_of};
 use crate::session::{Hit, Memo, Sessionizer, Sign, Visit};
 use crate::sketch::{HashScheme, UniqueSketch};
 use crate::{Error, Result};
@@ -94,6 +94,13 @@ pub struct WriterConfig {
     /// published by [`SiteWriter::flush`], [`SiteWriter::take_delta`] and
     /// [`SiteWriter::snapshot`], which publish everything.
     pub flush_interval_ms: u64,
+    /// The phase of the site's hour buckets, minutes
+    /// ([`crate::rollup::bucket_of`]): 0 for every zone whose offset is a
+    /// whole number of hours, 30 for Asia/Kolkata (UTC+5:30), 45 for
+    /// Asia/Kathmandu (UTC+5:45). Fixed for a site's life: its rollups are
+    /// keyed by these buckets (a site moving to a zone of another phase is
+    /// rebuilt from its archived events).
+    pub bucket_offset_minutes: u16,
 }
 
 impl Default for WriterConfig {
@@ -103,6 +110,7 @@ impl Default for WriterConfig {
         Self {
             max_lateness_ms: 3_600_000,
             flush_interval_ms: 300_000,
+            bucket_offset_minutes: 0,
         }
     }
 }
@@ -764,6 +772,8 @@ pub struct SiteWriter {
     evict_step_ms: u64,
     /// Hours below this had their group maps released.
     forgotten_below: u32,
+    /// [`WriterConfig::bucket_offset_minutes`].
+    bucket_offset_minutes: u16,
 }
 
 impl SiteWriter {
@@ -791,6 +801,7 @@ impl SiteWriter {
             evicted_floor_ms: 0,
             evict_step_ms: (config.max_lateness_ms / 4).max(config.flush_interval_ms),
             forgotten_below: 0,
+            bucket_offset_minutes: config.bucket_offset_minutes,
         }
     }
 
@@ -818,13 +829,13 @@ impl SiteWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when the event is for another site.
+    /// [`Error::WrongSite`] when the event is for another site.
     pub fn apply(&mut self, event: &Event) -> Result<Admission> {
         if event.site != self.site {
-            return Err(Error::Malformed {
+            return Err(Error::WrongSite {
                 kind: "event",
-                field: "site",
-                reason: "the event belongs to another site's writer",
+                expected: self.site.as_str().into(),
+                found: event.site.as_str().into(),
             });
         }
         match self.dedup.admit(event.event_id, event.timestamp_ms) {
@@ -845,7 +856,7 @@ impl SiteWriter {
                 .saturating_mul(interval);
             self.flush_until(event.timestamp_ms);
         }
-        let hour = hour_of(event.timestamp_ms);
+        let hour = bucket_of(event.timestamp_ms, self.bucket_offset_minutes);
         let pageview = event.is_pageview();
         let page = self.strings.intern(&event.pathname);
         let visitor = event.visitor_id;
@@ -976,6 +987,7 @@ impl SiteWriter {
             visitor_groups: &mut self.visitor_groups,
             session_groups: &mut self.session_groups,
             empty: self.empty,
+            bucket_offset_minutes: self.bucket_offset_minutes,
         };
         self.sessions
             .publish_ended(now_ms, |visit, sign| publish.visit(visit, sign));
@@ -986,7 +998,10 @@ impl SiteWriter {
             self.sessions.evict(floor);
             self.evicted_floor_ms = floor;
             // Visits still open may start up to a lateness window earlier.
-            let cutoff = hour_of(floor.saturating_sub(self.evict_step_ms.saturating_mul(4)));
+            let cutoff = bucket_of(
+                floor.saturating_sub(self.evict_step_ms.saturating_mul(4)),
+                self.bucket_offset_minutes,
+            );
             if cutoff > self.forgotten_below {
                 self.forget_groups_before(cutoff);
             }
@@ -1089,11 +1104,12 @@ struct Publish<'a> {
     visitor_groups: &'a mut Groups<{ VISITOR_DIMS.len() }>,
     session_groups: &'a mut Groups<{ SESSION_DIMS.len() }>,
     empty: u32,
+    bucket_offset_minutes: u16,
 }
 
 impl Publish<'_> {
     fn visit(&mut self, visit: &Visit, sign: Sign) {
-        let hour = hour_of(visit.start_ms);
+        let hour = bucket_of(visit.start_ms, self.bucket_offset_minutes);
         let bounce = u64::from(visit.is_bounce());
         let counts = match sign {
             Sign::Add => Counts {

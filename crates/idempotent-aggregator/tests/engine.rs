@@ -9,7 +9,6 @@ use glinto_aggregator::lattice::testing::check_lattice_laws;
 use glinto_aggregator::rollup::{
     Cell, Counts, Dimension, HourRange, OrderBy, SeqSet, SiteRollup, Stats, Tally,
 };
-use glinto_aggregator::session::{Hit, Hits};
 use glinto_aggregator::writer::{SiteWriter, WriterConfig};
 use glinto_aggregator::{Error, Lattice, ReplicaId, UniqueSketch};
 use glinto_event_model::Event;
@@ -22,26 +21,6 @@ const MIN: u64 = 60_000;
 const T0: u64 = 1_704_067_200_000;
 
 // ---------------------------------------------------------------- strategies
-
-/// Hits whose content is a function of `(timestamp, event_id)`, as for real
-/// events (a set of events, not of arbitrary records).
-fn hits() -> impl Strategy<Value = Hits> {
-    proptest::collection::vec((0u64..240, 0u64..6), 0..12).prop_map(|keys| {
-        let mut hits = Hits::default();
-        for (minute, id) in keys {
-            hits.insert(Hit {
-                timestamp_ms: minute * MIN,
-                event_id: id,
-                visitor_id: 1,
-                page: (id % 3) as u32,
-                profile: (0, 0),
-                pageview: id % 4 != 0,
-                interactive: id != 5,
-            });
-        }
-        hits
-    })
-}
 
 fn counts() -> impl Strategy<Value = Counts> {
     (0u64..5, 0u64..5, 0u64..4, 0u64..4, 0u64..4, 0u64..4).prop_map(|(pv, ev, va, vr, ba, br)| {
@@ -215,11 +194,6 @@ fn run(
 // ------------------------------------------------------------------- laws
 
 #[test]
-fn hits_are_a_lattice() {
-    check_lattice_laws(hits());
-}
-
-#[test]
 fn rollups_are_a_lattice() {
     check_lattice_laws(rollups());
 }
@@ -248,37 +222,6 @@ fn deltas_are_a_lattice() {
 }
 
 // ------------------------------------------------------- order independence
-
-#[test]
-fn visits_depend_on_the_set_of_hits_only() {
-    let mut runner = TestRunner::new(Config::with_cases(128));
-    let case = (hits(), hits());
-    let result = runner.run(&case, |(a, b)| {
-        let ab = a.clone().joined_hits(&b);
-        let ba = b.clone().joined_hits(&a);
-        prop_assert_eq!(
-            ab.visits().collect::<Vec<_>>(),
-            ba.visits().collect::<Vec<_>>()
-        );
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-}
-
-trait JoinedHits {
-    fn joined_hits(self, other: &Hits) -> Hits;
-}
-
-impl JoinedHits for Hits {
-    fn joined_hits(mut self, other: &Hits) -> Hits {
-        for h in other.as_slice() {
-            self.insert(*h);
-        }
-        self
-    }
-}
 
 #[test]
 fn any_arrival_order_and_duplicates_give_the_same_rollup() {
@@ -490,9 +433,23 @@ fn events_later_than_the_horizon_are_not_counted() {
 fn an_event_of_another_site_is_refused() {
     let mut w = SiteWriter::new("b.example", ReplicaId(1), WriterConfig::default());
     let err = w.apply(&event(1, 1, 0, "/", "pageview", "DE"));
-    assert!(
-        matches!(err, Err(Error::Malformed { field: "site", .. })),
-        "{err:?}"
+    assert_eq!(
+        err,
+        Err(Error::WrongSite {
+            kind: "event",
+            expected: "b.example".into(),
+            found: SITE.into(),
+        })
+    );
+    let mut other = SiteRollup::new("b.example");
+    let delta = Delta::new(ReplicaId(1), 1, SiteRollup::new(SITE));
+    assert_eq!(
+        other.apply(&delta),
+        Err(Error::WrongSite {
+            kind: "rollup",
+            expected: "b.example".into(),
+            found: SITE.into(),
+        })
     );
 }
 
@@ -602,16 +559,91 @@ fn rollup_golden_bytes() {
     assert_eq!(SiteRollup::decode(&bytes), Ok(r));
 }
 
+/// Deltas are written in version 2: `(replica, seq)` as varints, then the
+/// version-2 rollup body (`GOLDEN_ROLLUP_V2` without its version byte).
 #[test]
 fn delta_golden_bytes() {
     let d = Delta::new(ReplicaId(7), 3, golden_rollup());
     let bytes = d.encode();
     assert_eq!(hex(&bytes), GOLDEN_DELTA);
+    assert_eq!(hex(&bytes[3..]), GOLDEN_ROLLUP_V2[2..]);
     assert_eq!(Delta::decode(&bytes), Ok(d));
 }
 
+/// Version 1 (postcard) deltas, which earlier builds wrote, stay readable.
+#[test]
+fn delta_v1_golden_bytes() {
+    let d = Delta::new(ReplicaId(7), 3, golden_rollup());
+    let bytes = d.encode_v1();
+    assert_eq!(hex(&bytes), GOLDEN_DELTA_V1);
+    assert_eq!(Delta::decode(&bytes), Ok(d));
+}
+
+#[test]
+fn bad_delta_bytes_are_typed_errors() {
+    let good = Delta::new(ReplicaId(7), 3, golden_rollup()).encode();
+    let not_its_own = Delta::new(ReplicaId(7), 3, golden_rollup())
+        .encode()
+        .into_iter()
+        .enumerate()
+        // seq 3 -> 2: the body records deltas 1 and 3 of replica 7.
+        .map(|(i, b)| if i == 2 { 2 } else { b })
+        .collect::<Vec<_>>();
+    let mut long = good.clone();
+    long.push(0);
+    let cases: [(&[u8], Error); 6] = [
+        (
+            &[],
+            Error::Truncated {
+                kind: "delta",
+                field: "version",
+            },
+        ),
+        (
+            &[3],
+            Error::UnsupportedVersion {
+                kind: "delta",
+                found: 3,
+                supported: "1, 2",
+            },
+        ),
+        (
+            &[2, 7],
+            Error::Truncated {
+                kind: "delta",
+                field: "seq",
+            },
+        ),
+        (
+            &not_its_own,
+            Error::Malformed {
+                kind: "delta",
+                field: "seq",
+                reason: "the body does not record the delta's own (replica, seq)",
+            },
+        ),
+        (
+            &long,
+            Error::TrailingBytes {
+                kind: "rollup",
+                count: 1,
+            },
+        ),
+        (
+            &good[..good.len() - 1],
+            Error::Truncated {
+                kind: "rollup",
+                field: "sketch",
+            },
+        ),
+    ];
+    for (bytes, expected) in cases {
+        assert_eq!(Delta::decode(bytes), Err(expected), "bytes {}", hex(bytes));
+    }
+}
+
 const GOLDEN_ROLLUP: &str = "0109612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
-const GOLDEN_DELTA: &str = "01070309612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
+const GOLDEN_DELTA_V1: &str = "01070309612e6578616d706c6501070101030200022f780188f21c02000009077f020302010101e0d40307014e019eeb99000101040703020203014e00";
 
 /// Decoding errors name what is wrong.
 fn check_decode(bytes: &[u8], expected: &Error) {
@@ -666,7 +698,8 @@ fn rollups_round_trip() {
         prop_assert_eq!(SiteRollup::decode(&r.encode()), Ok(r.clone()));
         prop_assert_eq!(SiteRollup::decode(&r.encode_v1()), Ok(r.clone()));
         let d = Delta::new(ReplicaId(2), 5, r);
-        prop_assert_eq!(Delta::decode(&d.encode()), Ok(d));
+        prop_assert_eq!(Delta::decode(&d.encode()), Ok(d.clone()));
+        prop_assert_eq!(Delta::decode(&d.encode_v1()), Ok(d));
         Ok(())
     });
     if let Err(e) = result {
@@ -790,6 +823,7 @@ fn mixed_rollups() -> impl Strategy<Value = SiteRollup> {
 }
 
 const GOLDEN_ROLLUP_V2: &str = "0209612e6578616d706c65010701010301074e02000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
+const GOLDEN_DELTA: &str = "02070309612e6578616d706c65010701010301074e02000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
 
 #[test]
 fn rollup_v2_golden_bytes() {

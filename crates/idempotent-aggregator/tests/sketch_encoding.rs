@@ -348,22 +348,6 @@ fn serde_embeds_the_compact_encoding() {
     assert!(postcard::from_bytes::<Cell>(&[7, 3, 1, 0x4e, 9]).is_err());
 }
 
-#[test]
-fn hashing_once_for_many_sketches_is_the_same_as_inserting() {
-    use glinto_aggregator::sketch::HashedVisitor;
-    for n in [0u64, 1, 50, 3_000] {
-        let mut hashed = UniqueSketch::new();
-        let mut small = UniqueSketch::with_precision(6).expect("valid precision");
-        for id in 0..n {
-            let visitor = HashedVisitor::new(id);
-            hashed.insert_hashed(visitor);
-            small.insert_hashed(visitor);
-        }
-        assert_eq!(hashed, sketch(14, 0..n));
-        assert_eq!(small, sketch(6, 0..n));
-    }
-}
-
 /// FNV-1a over the encodings and estimate bits of sketches across modes,
 /// precisions and merges. A wasm32-unknown-unknown build of the same
 /// function run under node gave the same digest (2026-11-28): the bytes and

@@ -73,6 +73,7 @@ fn config() -> EngineConfig {
         .with_writer(WriterConfig {
             max_lateness_ms: 60 * MIN,
             flush_interval_ms: 5 * MIN,
+            ..WriterConfig::default()
         })
         .with_checkpoint(25, Duration::from_secs(60))
 }

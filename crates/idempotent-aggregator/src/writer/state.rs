@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use super::{Profiles, SiteWriter, WriterConfig, WriterStats};
 use crate::counter::ReplicaId;
 use crate::dedup::{DedupWire, Deduplicator};
-use crate::rollup::{Cell, Counts, Dimension, SiteRollup, Tally, hour_of};
+use crate::rollup::{Cell, Counts, Dimension, SiteRollup, Tally, bucket_of};
 use crate::session::{Sessionizer, SessionsWire};
 use crate::sketch::UniqueSketch;
 use crate::{Error, Result};
@@ -70,6 +70,8 @@ struct WriterWire {
     replica: u64,
     max_lateness_ms: u64,
     flush_interval_ms: u64,
+    /// The bucket phase (`WriterConfig::bucket_offset_minutes`).
+    bucket_offset_minutes: u16,
     seq: u64,
     /// admitted, duplicates, too late, deltas.
     stats: [u64; 4],
@@ -140,7 +142,7 @@ impl SiteWriter {
     pub fn open_from_hour(&self) -> u32 {
         let floor = self.dedup.floor_ms();
         let earliest = self.sessions.earliest_hit_ms().unwrap_or(u64::MAX);
-        hour_of(floor.min(earliest))
+        bucket_of(floor.min(earliest), self.bucket_offset_minutes)
     }
 
     /// Removes the cells of the closed hours (before
@@ -197,6 +199,7 @@ impl SiteWriter {
             replica: self.replica.0,
             max_lateness_ms: self.dedup.max_lateness_ms(),
             flush_interval_ms: self.flush_interval_ms,
+            bucket_offset_minutes: self.bucket_offset_minutes,
             seq: self.seq,
             stats: [
                 self.stats.admitted,
@@ -227,6 +230,7 @@ impl SiteWriter {
         let config = WriterConfig {
             max_lateness_ms: wire.max_lateness_ms,
             flush_interval_ms: wire.flush_interval_ms,
+            bucket_offset_minutes: wire.bucket_offset_minutes,
         };
         let mut w = SiteWriter::new(wire.site, ReplicaId(wire.replica), config);
         // `new` interned the empty string as id 0; the rest in order.

@@ -60,17 +60,25 @@ fn put_counts(out: &mut Vec<u8>, counts: &Counts) {
 impl SiteRollup {
     /// The encoding every writer uses: version 2 (see `docs/wire-format.md`,
     /// section `rollup`), deterministic, about 45 % smaller than the retired
-    /// version 1 ([`Self::encode_v1`]). [`Self::decode`] reads both.
+    /// version 1 (`encode_v1`, `testing` feature only). [`Self::decode`] reads both.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![ROLLUP_V2];
-        put_bytes(&mut out, self.site.as_bytes());
-        put_varint(&mut out, self.seen.len() as u64);
+        self.encode_v2_body(&mut out);
+        out
+    }
+
+    /// Appends the version-2 body (everything after the version byte): the
+    /// body of [`Self::encode`] and of a version-2 [`crate::delta::Delta`].
+    pub(crate) fn encode_v2_body(&self, out: &mut Vec<u8>) {
+        let out = &mut *out;
+        put_bytes(out, self.site.as_bytes());
+        put_varint(out, self.seen.len() as u64);
         for (replica, seqs) in &self.seen {
-            put_varint(&mut out, replica.0);
-            put_varint(&mut out, seqs.contiguous);
-            put_varint(&mut out, seqs.extra.len() as u64);
+            put_varint(out, replica.0);
+            put_varint(out, seqs.contiguous);
+            put_varint(out, seqs.extra.len() as u64);
             for &seq in &seqs.extra {
-                put_varint(&mut out, seq);
+                put_varint(out, seq);
             }
         }
 
@@ -116,31 +124,31 @@ impl SiteRollup {
             }
         }
 
-        put_varint(&mut out, replicas.len() as u64);
+        put_varint(out, replicas.len() as u64);
         let mut previous = None;
         for &r in &replicas {
-            put_varint(&mut out, previous.map_or(r, |p: u64| r - p - 1));
+            put_varint(out, previous.map_or(r, |p: u64| r - p - 1));
             previous = Some(r);
         }
         out.push(params);
-        put_varint(&mut out, strings.len() as u64);
+        put_varint(out, strings.len() as u64);
         let mut previous: &[u8] = &[];
         for &(s, _) in &strings {
             let s = s.as_bytes();
             let shared = s.iter().zip(previous).take_while(|(a, b)| a == b).count();
-            put_varint(&mut out, shared as u64);
-            put_bytes(&mut out, &s[shared..]);
+            put_varint(out, shared as u64);
+            put_bytes(out, &s[shared..]);
             previous = s;
         }
 
-        put_varint(&mut out, self.hours.len() as u64);
+        put_varint(out, self.hours.len() as u64);
         let mut previous_hour = None;
         let mut cells: Vec<(u32, &Cell)> = Vec::new();
         let mut body = Vec::new();
         let mut table: Vec<u32> = Vec::new();
         for (&hour, hour_cells) in &self.hours {
             put_varint(
-                &mut out,
+                out,
                 u64::from(previous_hour.map_or(hour, |p: u32| hour - p - 1)),
             );
             previous_hour = Some(hour);
@@ -159,22 +167,19 @@ impl SiteRollup {
             }
             table.sort_unstable();
             table.dedup();
-            put_varint(&mut out, table.len() as u64);
+            put_varint(out, table.len() as u64);
             let mut previous = None;
             for &code in &table {
-                put_varint(
-                    &mut out,
-                    u64::from(previous.map_or(code, |p: u32| code - p - 1)),
-                );
+                put_varint(out, u64::from(previous.map_or(code, |p: u32| code - p - 1)));
                 previous = Some(code);
             }
-            put_varint(&mut out, groups as u64);
+            put_varint(out, groups as u64);
             for (tag, map) in hour_cells.dims.iter().enumerate() {
                 if map.is_empty() {
                     continue;
                 }
                 out.push(tag as u8);
-                put_varint(&mut out, map.len() as u64);
+                put_varint(out, map.len() as u64);
                 cells.clear();
                 cells
                     .extend(map.iter().map(|(&id, cell)| {
@@ -184,31 +189,31 @@ impl SiteRollup {
                 let mut previous = None;
                 for &(index, cell) in &cells {
                     put_varint(
-                        &mut out,
+                        out,
                         u64::from(previous.map_or(index, |p: u32| index - p - 1)),
                     );
                     previous = Some(index);
                     let entries = cell.tally.entries();
                     if replicas.len() == 1 {
                         match entries.first() {
-                            Some((_, counts)) => put_counts(&mut out, counts),
+                            Some((_, counts)) => put_counts(out, counts),
                             None => out.push(0),
                         }
                     } else {
-                        put_varint(&mut out, entries.len() as u64);
+                        put_varint(out, entries.len() as u64);
                         for (replica, counts) in entries {
                             let at = replicas.binary_search(&replica.0).unwrap_or(0);
-                            put_varint(&mut out, at as u64);
-                            put_counts(&mut out, counts);
+                            put_varint(out, at as u64);
+                            put_counts(out, counts);
                         }
                     }
                     let native = cell.visitors.params() == params;
                     if let Some(codes) = cell.visitors.sparse_codes().filter(|_| native) {
-                        put_varint(&mut out, (codes.len() as u64) << 2 | INDEXED);
+                        put_varint(out, (codes.len() as u64) << 2 | INDEXED);
                         let mut previous = None;
                         for code in codes.iter() {
                             let at = table.binary_search(code).unwrap_or(0) as u64;
-                            put_varint(&mut out, previous.map_or(at, |p| at - p - 1));
+                            put_varint(out, previous.map_or(at, |p| at - p - 1));
                             previous = Some(at);
                         }
                         continue;
@@ -221,16 +226,15 @@ impl SiteRollup {
                         cell.visitors.encode_into(&mut body);
                         FOREIGN
                     };
-                    put_varint(&mut out, (body.len() as u64) << 2 | layout);
+                    put_varint(out, (body.len() as u64) << 2 | layout);
                     out.extend_from_slice(&body);
                 }
             }
         }
-        out
     }
 
     /// Decodes a rollup of any version this build reads: 1
-    /// ([`Self::encode_v1`]) or 2 ([`Self::encode`]).
+    /// (retired: `encode_v1` behind the `testing` feature) or 2 ([`Self::encode`]).
     ///
     /// # Errors
     ///
@@ -241,7 +245,7 @@ impl SiteRollup {
     /// to the input.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         match bytes.first() {
-            Some(&super::ROLLUP_V1) => Self::decode_v1(bytes),
+            Some(&super::codec_v1::ROLLUP_V1) => Self::decode_v1(bytes),
             Some(&ROLLUP_V2) => decode_v2(bytes.get(1..).unwrap_or_default()),
             Some(&found) => Err(Error::UnsupportedVersion {
                 kind: KIND,
@@ -295,7 +299,7 @@ fn next_after(previous: Option<u64>, gap: u64, field: &'static str) -> Result<u6
     }
 }
 
-fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
+pub(crate) fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
     let mut r = Reader::new(body, KIND);
     let len = r.varint("site")?;
     let site = std::str::from_utf8(take(&mut r, len, "site")?)
