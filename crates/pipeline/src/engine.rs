@@ -396,6 +396,28 @@ impl<S: StateStore, O: ObjectStore, K: KvStore> Engine<S, O, K> {
         })
     }
 
+    /// Answers a Stats API v2 request (glinto-query) for this site: plans
+    /// the bucket ranges, loads one rollup over them ([`Self::rollup`]) and
+    /// answers from it. Every cell kept is an hour cell (no tiers yet).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] for an invalid or unsupported request;
+    /// [`Error::Storage`] / [`Error::Corrupt`] reading the archive.
+    pub async fn query(
+        &self,
+        request: &glinto_query::QueryRequest,
+        site: &glinto_query::SiteContext,
+    ) -> Result<glinto_query::QueryResponse> {
+        let plan = glinto_query::plan(request, site)?;
+        let coverage = self.rollup(&plan.ranges()).await?;
+        Ok(glinto_query::answer(
+            &plan,
+            &coverage.rollup,
+            &glinto_query::Resolution::hourly(),
+        )?)
+    }
+
     // ------------------------------------------------------------ commit
 
     /// Writes `events` as log records, then applies them in log order.

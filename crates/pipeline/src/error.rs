@@ -36,6 +36,10 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A Stats API request the rollups cannot answer, or an invalid one
+    /// (the field is named, as Plausible's errors do).
+    #[error(transparent)]
+    Query(#[from] glinto_query::QueryError),
     /// A single item is larger than the store accepts in one atomic batch.
     #[error("{what} of {bytes} bytes does not fit in one atomic write of this store")]
     TooLarge {
@@ -88,6 +92,7 @@ impl Error {
                 what,
                 bytes: *bytes,
             },
+            Error::Query(e) => Error::Query(e.clone()),
         }
     }
 
