@@ -21,6 +21,7 @@
 //!      4. StateStore   ckpt  (+ deletes)                 pointer flip: gen, last seq contained
 //!
 //!  rollup(ranges) ──► writer's open hours  ⊔  archived closed hours   (a lattice join)
+//!  query(request, site) ──► glinto_query::plan ──► rollup(plan.ranges()) ──► glinto_query::answer
 //! ```
 //!
 //! # Where each piece of state lives, and who writes it
@@ -117,9 +118,11 @@
 //!
 //! # Not yet here
 //!
-//! Site-local day and month tiers (every closed hour is kept as an hour
-//! object), retention, the KvStore snapshots, live subscriptions, import and
-//! export through the engine: see the issue's closing note.
+//! Site-local day and month tiers (every closed hour bucket is kept as an
+//! hour object, so [`Engine::query`] reads hour cells only and a long range
+//! reads one object per hour), retention, the KvStore snapshots, live
+//! subscriptions, import and export through the engine, replay from the
+//! archive: see the issue's closing note.
 
 mod engine;
 mod error;
