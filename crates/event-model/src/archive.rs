@@ -9,6 +9,12 @@
 //! byte each (their position in [`Device::ALL`] / [`Channel::ALL`]; new
 //! variants only ever append), strings are varint-length-prefixed UTF-8.
 //!
+//! Version 2 ([`RECORD_V2`], tag `2`) is version 1's fields followed by the
+//! engagement (`Option<(Option<u8>, u64)>`: scroll depth, engaged ms). A
+//! writer uses the oldest layout that holds the event: every event without
+//! engagement is still written as version 1, byte for byte as before, so
+//! only engagement events pay for (and need readers of) version 2.
+//!
 //! A **batch** is [`BATCH_MAGIC`], a varint count, then each record prefixed
 //! by its varint length, so a reader can skip a record it cannot decode.
 //!
@@ -27,10 +33,12 @@ use std::fmt;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::event::{Channel, Device, Event, Revenue};
+use crate::event::{Channel, Device, Engagement, Event, Revenue};
 
 /// Tag byte of version 1 of the record layout.
 pub const RECORD_V1: u8 = 1;
+/// Tag byte of version 2: version 1 followed by the engagement.
+pub const RECORD_V2: u8 = 2;
 /// The first bytes of a batch (`GLEB` + layout version 1).
 pub const BATCH_MAGIC: [u8; 5] = *b"GLEB\x01";
 /// Largest record accepted by the decoders, in bytes.
@@ -158,7 +166,8 @@ fn code_of<T: PartialEq + Copy>(all: &[T], value: T) -> u8 {
     u8::try_from(index).unwrap_or(0)
 }
 
-/// Appends the version-1 record of `event` to `out`.
+/// Appends the record of `event` to `out`: version 1, or version 2 for an
+/// engagement event.
 pub fn encode_into(event: &Event, out: &mut Vec<u8>) {
     let record = RecordV1 {
         event_id: Fixed(event.event_id),
@@ -192,15 +201,25 @@ pub fn encode_into(event: &Event, out: &mut Vec<u8>) {
         previous_visitor_id: event.previous_visitor_id.map(Fixed),
         session_id: event.session_id.map(Fixed),
     };
-    out.push(RECORD_V1);
+    out.push(if event.engagement.is_some() {
+        RECORD_V2
+    } else {
+        RECORD_V1
+    });
     // Serializing into a Vec cannot fail: every field has a postcard encoding
     // and the writer is infallible.
     if let Ok(bytes) = postcard::to_extend(&record, std::mem::take(out)) {
         *out = bytes;
     }
+    if let Some(e) = event.engagement {
+        let tail: Option<(Option<u8>, u64)> = Some((e.scroll_depth, e.engaged_ms));
+        if let Ok(bytes) = postcard::to_extend(&tail, std::mem::take(out)) {
+            *out = bytes;
+        }
+    }
 }
 
-/// The version-1 record of `event`.
+/// The record of `event` (see [`encode_into`]).
 pub fn encode(event: &Event) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     encode_into(event, &mut out);
@@ -219,15 +238,35 @@ pub fn decode(bytes: &[u8]) -> Result<Event, ArchiveError> {
         });
     }
     let (&tag, body) = bytes.split_first().ok_or(ArchiveError::Truncated)?;
-    if tag != RECORD_V1 {
+    if tag != RECORD_V1 && tag != RECORD_V2 {
         return Err(ArchiveError::UnknownVersion { found: tag });
     }
-    let (record, rest) =
+    let (record, mut rest) =
         postcard::take_from_bytes::<RecordV1<'_, PropsIn<'_>>>(body).map_err(map_postcard)?;
+    let mut engagement = None;
+    if tag == RECORD_V2 {
+        let (tail, after) =
+            postcard::take_from_bytes::<Option<(Option<u8>, u64)>>(rest).map_err(map_postcard)?;
+        rest = after;
+        if let Some((scroll_depth, engaged_ms)) = tail {
+            if scroll_depth.is_some_and(|sd| sd > 100) {
+                return Err(ArchiveError::Invalid {
+                    field: "scroll_depth",
+                    reason: "more than 100 percent".to_owned(),
+                });
+            }
+            engagement = Some(Engagement {
+                scroll_depth,
+                engaged_ms,
+            });
+        }
+    }
     if !rest.is_empty() {
         return Err(ArchiveError::TrailingBytes { count: rest.len() });
     }
-    record.into_event()
+    let mut event = record.into_event()?;
+    event.engagement = engagement;
+    Ok(event)
 }
 
 fn map_postcard(err: postcard::Error) -> ArchiveError {
@@ -297,6 +336,7 @@ impl RecordV1<'_, PropsIn<'_>> {
                 amount_micros,
             }),
             interactive: self.interactive,
+            engagement: None,
             visitor_id: self.visitor_id.0,
             previous_visitor_id: self.previous_visitor_id.map(|f| f.0),
             session_id: self.session_id.map(|f| f.0),

@@ -104,6 +104,62 @@ pub fn client_ip(
         .or(socket)
 }
 
+/// The client end of an RFC 7239 `Forwarded` header: the first `for=` that
+/// is an address (`for=192.0.2.60`, `for="[2001:db8::1]:4711"`); obfuscated
+/// identifiers (`for=_hidden`, `for=unknown`) are skipped.
+pub fn forwarded_ip(value: &str) -> Option<IpAddr> {
+    value
+        .split([',', ';'])
+        .filter_map(|pair| {
+            let (key, v) = pair.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("for").then_some(v)
+        })
+        .find_map(|v| parse_ip(v.trim().trim_matches('"')))
+}
+
+/// Which proxy headers carry the client's address, in the order they are
+/// read by [`proxy_client_ip`].
+pub const PROXY_IP_HEADERS: [&str; 4] = [
+    "cf-connecting-ip",
+    "x-forwarded-for",
+    "forwarded",
+    "b-forwarded-for",
+];
+
+/// The client IP as the proxy in front of the collector reports it:
+/// `CF-Connecting-IP`, else `X-Forwarded-For`, else `Forwarded` (RFC 7239),
+/// else `B-Forwarded-For` (bunny.net), each the client end of the chain.
+///
+/// # Trust
+/// These headers are whatever the client or a proxy wrote: only a collector
+/// that knows it sits behind a trusted proxy (which overwrites them) may use
+/// this. Choosing whether to trust them is the server's decision (its
+/// configuration), not this crate's; [`RequestContext::from_headers`] keeps
+/// its documented behaviour and does not read `Forwarded` or
+/// `B-Forwarded-For` (`docs/ingestion.md`).
+pub fn proxy_client_ip<'h>(
+    headers: impl IntoIterator<Item = (&'h str, &'h str)>,
+) -> Option<IpAddr> {
+    let mut found: [Option<IpAddr>; 4] = [None; 4];
+    for (name, value) in headers {
+        let Some(i) = PROXY_IP_HEADERS
+            .iter()
+            .position(|h| name.eq_ignore_ascii_case(h))
+        else {
+            continue;
+        };
+        let ip = match i {
+            0 => parse_ip(value),
+            2 => forwarded_ip(value),
+            _ => value.split(',').find_map(parse_ip),
+        };
+        if let Some(slot) = found.get_mut(i) {
+            *slot = slot.or(ip);
+        }
+    }
+    found.into_iter().flatten().next()
+}
+
 fn parse_ip(text: &str) -> Option<IpAddr> {
     let text = text.trim();
     // `[2001:db8::1]` and `[2001:db8::1]:443` appear behind some proxies.
@@ -121,8 +177,9 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
 
 /// A country code from `CF-IPCountry` or `request.cf.country`: two ASCII
 /// letters, upper-cased. Cloudflare's pseudo-codes are unknown, not countries:
-/// `XX` (no data) and `T1` (Tor); so are the reserved `A1`/`A2`/`O1`-style
-/// codes with a digit, and anything that is not two letters.
+/// `XX` (no data) and `T1` (Tor); so is `ZZ` (ISO's "unknown", which some
+/// geolocation proxies send), the reserved `A1`/`A2`/`O1`-style codes with a
+/// digit, and anything that is not two letters.
 pub fn country_code(value: &str) -> Option<[u8; 2]> {
     let &[a, b] = value.trim().as_bytes() else {
         return None;
@@ -131,5 +188,5 @@ pub fn country_code(value: &str) -> Option<[u8; 2]> {
         return None;
     }
     let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
-    (&code != b"XX").then_some(code)
+    (&code != b"XX" && &code != b"ZZ").then_some(code)
 }

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// The name of the built-in page view event.
 pub const PAGEVIEW: &str = "pageview";
+/// The name of Plausible's engagement event (scroll depth and engaged time
+/// of the page view before it); see [`Engagement`].
+pub const ENGAGEMENT: &str = "engagement";
 
 /// One validated, normalized, privacy-safe analytics event.
 ///
@@ -24,7 +27,9 @@ pub struct Event {
     pub hostname: String,
     /// Path of the page URL: no query; the fragment only in hash mode.
     pub pathname: String,
-    /// The referrer URL as sent (truncated), empty for direct traffic and internal referrers.
+    /// The referrer as Plausible stores it: host without `www.` and path
+    /// without the trailing `/`, no scheme, query or fragment
+    /// (`google.com/search`); empty for direct traffic and internal referrers.
     pub referrer: String,
     /// Named source (`Google`, `Twitter`) or the referrer's host; `ref`/`source`/`utm_source` fall back here.
     pub source: String,
@@ -60,6 +65,10 @@ pub struct Event {
     pub revenue: Option<Revenue>,
     /// `false` for events that must not affect bounce rate and visit duration.
     pub interactive: bool,
+    /// `Some` for an engagement event ([`ENGAGEMENT`]): neither a page view
+    /// nor a custom event, it carries what Plausible's `scroll_depth` and
+    /// `time_on_page` metrics are computed from.
+    pub engagement: Option<Engagement>,
     /// Keyed hash of (salt epoch, User-Agent, IP, site): see `docs/privacy.md`.
     pub visitor_id: u64,
     /// The same visitor's id under the previous salt epoch, so that a visit can
@@ -70,10 +79,27 @@ pub struct Event {
 }
 
 impl Event {
-    /// Whether this is a page view (as opposed to a custom event).
+    /// Whether this is a page view (as opposed to a custom or engagement event).
     pub fn is_pageview(&self) -> bool {
-        self.name == PAGEVIEW
+        self.name == PAGEVIEW && self.engagement.is_none()
     }
+
+    /// Whether this is an engagement event: counted neither as a page view
+    /// nor as a custom event (goal).
+    pub fn is_engagement(&self) -> bool {
+        self.engagement.is_some()
+    }
+}
+
+/// What an engagement event measured on the page it follows (Plausible's
+/// tracker sends one when the visitor leaves or hides a page).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Engagement {
+    /// Deepest scroll position reached, in percent of the page (0-100);
+    /// `None` when the tracker did not send a valid one.
+    pub scroll_depth: Option<u8>,
+    /// Time the page was visible and focused, in milliseconds (0 when not sent).
+    pub engaged_ms: u64,
 }
 
 /// Device class, from the User-Agent (and the screen width where the UA is ambiguous).
@@ -164,11 +190,13 @@ pub enum Channel {
     Audio,
     /// Mobile push notifications.
     MobilePushNotifications,
+    /// A link in an AI assistant's answer (ChatGPT, Claude, Perplexity...).
+    AiAssistants,
 }
 
 impl Channel {
     /// Every channel, in declaration order.
-    pub const ALL: [Channel; 18] = [
+    pub const ALL: [Channel; 19] = [
         Channel::Direct,
         Channel::OrganicSearch,
         Channel::OrganicSocial,
@@ -187,6 +215,7 @@ impl Channel {
         Channel::CrossNetwork,
         Channel::Audio,
         Channel::MobilePushNotifications,
+        Channel::AiAssistants,
     ];
 
     /// The display name (GA4's wording, as Plausible shows it), used in the
@@ -211,6 +240,7 @@ impl Channel {
             Channel::CrossNetwork => "Cross-network",
             Channel::Audio => "Audio",
             Channel::MobilePushNotifications => "Mobile Push Notifications",
+            Channel::AiAssistants => "AI Assistants",
         }
     }
 

@@ -65,6 +65,10 @@ pub struct IdInput<'a> {
     pub interactive: bool,
     /// Screen width as sent.
     pub screen_width: Option<u32>,
+    /// An engagement event's measures: a tracker sends several per page
+    /// view, which must not collapse into one id. Hashed only when present,
+    /// so the ids of all other events are unchanged (version 1 still holds).
+    pub engagement: Option<crate::Engagement>,
     /// Server receive time.
     pub received_at_ms: u64,
 }
@@ -99,6 +103,11 @@ pub fn derive(input: &IdInput<'_>, window_ms: u64) -> u64 {
             h.write(&w.to_le_bytes());
         }
         None => h.write_u8(0),
+    }
+    if let Some(e) = input.engagement {
+        h.write_u8(2);
+        h.write_u8(e.scroll_depth.unwrap_or(u8::MAX));
+        h.write(&e.engaged_ms.to_le_bytes());
     }
     let window = input.received_at_ms / window_ms.max(1);
     h.write(&window.to_le_bytes());

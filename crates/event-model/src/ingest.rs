@@ -47,8 +47,28 @@ use crate::event::{Device, Event};
 use crate::event_id::{self, IdInput};
 use crate::payload::{self, Payload};
 use crate::referrer::{self, ChannelInput, ClickId, ReferrerSource};
-use crate::ua::{UaCache, UserAgent};
+use crate::ua::{BotReason, UaCache, UserAgent};
 use crate::visitor::Salts;
+
+/// The hostname of a page URL without a host (`file:///...`, `about:blank`),
+/// as Plausible records it.
+pub const NO_HOST: &str = "(none)";
+
+/// A host name as the visitor's browser shows it: punycode labels
+/// (`xn--caf-dma.com`) back to Unicode (`café.com`), so that the hostname of
+/// an internationalized site matches its site name (which users type in
+/// Unicode, and Plausible keeps as sent).
+fn domain_to_unicode(domain: &str) -> String {
+    if !domain.contains("xn--") {
+        return domain.to_owned();
+    }
+    let (unicode, result) = idna::domain_to_unicode(domain);
+    if result.is_ok() {
+        unicode
+    } else {
+        domain.to_owned()
+    }
+}
 
 /// Most sites one request may name in `domain`.
 pub const MAX_DOMAINS: usize = 10;
@@ -64,6 +84,13 @@ pub struct IngestConfig {
     pub ua_cache_capacity: usize,
     /// Window of the derived event id (default [`event_id::DEFAULT_WINDOW_MS`]).
     pub event_id_window_ms: u64,
+    /// Count requests with no User-Agent and from HTTP libraries (`curl`,
+    /// `okhttp`, `python-requests`...) as visitors, as Plausible does
+    /// (browser and OS empty, device unknown). Default `false`: they are
+    /// rejected as [`BotReason::Empty`]/[`BotReason::HttpLibrary`] and counted
+    /// as filtered, because a tracker script never sends them; see
+    /// `docs/ingestion.md`. Crawlers and headless browsers are dropped either way.
+    pub keep_non_browsers: bool,
 }
 
 impl Default for IngestConfig {
@@ -72,6 +99,7 @@ impl Default for IngestConfig {
             max_body_bytes: payload::MAX_BODY_BYTES,
             ua_cache_capacity: 4096,
             event_id_window_ms: event_id::DEFAULT_WINDOW_MS,
+            keep_non_browsers: false,
         }
     }
 }
@@ -86,6 +114,34 @@ pub struct Ingestor {
     config: IngestConfig,
     salts: Salts,
     ua_cache: UaCache,
+    dropped: DroppedCounts,
+}
+
+/// How many times each optional field was dropped for a bad value while its
+/// event was kept ([`payload::Dropped`]), since the ingestor was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DroppedCounts(Vec<(&'static str, u64)>);
+
+impl DroppedCounts {
+    fn count(&mut self, field: &'static str) {
+        match self.0.iter_mut().find(|(f, _)| *f == field) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((field, 1)),
+        }
+    }
+
+    /// `(field, count)` pairs, in the order the fields were first dropped.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// How many times `field` was dropped.
+    pub fn get(&self, field: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 impl Ingestor {
@@ -96,7 +152,13 @@ impl Ingestor {
             config,
             salts,
             ua_cache,
+            dropped: DroppedCounts::default(),
         }
+    }
+
+    /// How often optional fields were dropped (events kept without them).
+    pub fn dropped(&self) -> &DroppedCounts {
+        &self.dropped
     }
 
     /// Replaces the salts (at an epoch change).
@@ -154,9 +216,26 @@ impl Ingestor {
         ctx: &RequestContext<'_>,
     ) -> Result<Vec<Event>> {
         let mut page = Page::parse(&payload.url, payload.hash_mode)?;
-        let sites = sites(&payload.domain)?;
+        let sites = if payload.domain.trim().is_empty() {
+            // No `domain`: the site is the page's host, as Plausible does.
+            if page.hostname.is_empty() || page.hostname == NO_HOST {
+                return Err(Error::Missing { field: "domain" });
+            }
+            sites(&page.hostname)?
+        } else {
+            sites(&payload.domain)?
+        };
+        for field in payload.dropped.fields() {
+            self.dropped.count(field);
+        }
         let ip = ctx.client_ip.ok_or(Error::Missing { field: "client_ip" })?;
-        let mut ua = self.ua_cache.classify(ctx.user_agent)?;
+        let mut ua = match self.ua_cache.classify(ctx.user_agent) {
+            Ok(ua) => ua,
+            Err(BotReason::Empty | BotReason::HttpLibrary) if self.config.keep_non_browsers => {
+                UserAgent::default()
+            }
+            Err(reason) => return Err(reason.into()),
+        };
         let count = sites.len();
         let mut events = Vec::with_capacity(count);
         for (i, site) in sites.into_iter().enumerate() {
@@ -187,19 +266,20 @@ impl Ingestor {
             last,
         } = site;
         let site = site_name.as_str();
-        let (referrer, referrer_source) = match referrer::classify_referrer(&payload.referrer, site)
-        {
-            ReferrerSource::External { source, .. } => (payload.referrer.to_string(), source),
-            _ => (String::new(), String::new()),
-        };
+        let (referrer, referrer_source) =
+            match referrer::classify_referrer(&payload.referrer, &page.hostname) {
+                ReferrerSource::External { source, .. } => (
+                    referrer::normalize_referrer(&payload.referrer).unwrap_or_default(),
+                    source,
+                ),
+                _ => (String::new(), String::new()),
+            };
         // A tagged source names the source as a marketer typed it: `google`,
         // `ig`, `news.ycombinator.com` show as the named source, as Plausible does.
-        let source = match [&page.utm[0], &page.source_param, &page.ref_param]
-            .into_iter()
-            .find(|s| !s.is_empty())
-        {
-            Some(tagged) => referrer::canonical_source(tagged).into_owned(),
-            None => referrer_source,
+        let source = if page.utm[0].is_empty() {
+            referrer_source
+        } else {
+            referrer::canonical_source(&page.utm[0]).into_owned()
         };
         let channel = referrer::channel(&ChannelInput {
             source: &source,
@@ -223,6 +303,7 @@ impl Ingestor {
                     revenue: payload.revenue.as_ref(),
                     interactive: payload.interactive,
                     screen_width: payload.screen_width,
+                    engagement: payload.engagement,
                     received_at_ms: ctx.received_at_ms,
                 },
                 self.config.event_id_window_ms,
@@ -234,8 +315,21 @@ impl Ingestor {
             (device, _) => device,
         };
         let take = |s: &mut String| if last { std::mem::take(s) } else { s.clone() };
-        let [utm_source, utm_medium, utm_campaign, utm_content, utm_term] =
-            page.utm.each_mut().map(take);
+        let [
+            utm_source,
+            mut utm_medium,
+            utm_campaign,
+            utm_content,
+            utm_term,
+        ] = page.utm.each_mut().map(take);
+        // Plausible infers the medium of an ad click without UTM tags.
+        if utm_medium.is_empty() {
+            match (source.as_str(), page.click_id) {
+                ("Google", Some(ClickId::Google)) => utm_medium.push_str("(gclid)"),
+                ("Bing", Some(ClickId::Microsoft)) => utm_medium.push_str("(msclkid)"),
+                _ => {}
+            }
+        }
         Event {
             event_id,
             timestamp_ms: ctx.received_at_ms,
@@ -261,6 +355,7 @@ impl Ingestor {
             props: payload.props.clone(),
             revenue: payload.revenue.clone(),
             interactive: payload.interactive,
+            engagement: payload.engagement,
             visitor_id: ids.current,
             previous_visitor_id: ids.previous,
             session_id: None,
@@ -335,6 +430,14 @@ impl Page {
                 }
             }
         }
+        // Plausible's `utm_source` is `utm_source || source || ref`.
+        if page.utm[0].is_empty() {
+            page.utm[0] = if page.source_param.is_empty() {
+                std::mem::take(&mut page.ref_param)
+            } else {
+                std::mem::take(&mut page.source_param)
+            };
+        }
         Ok(page)
     }
 }
@@ -381,19 +484,30 @@ impl<'a> UrlParts<'a> {
             reason,
         };
         let parsed = Url::parse(url.trim()).map_err(|e| invalid(format!("not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
+        // As Plausible: every scheme but `data:` is a page (app shells send
+        // `file:///android_asset/...`, extensions `chrome-extension://...`);
+        // `javascript:` is refused too (deliberate: it is never a page).
+        if matches!(parsed.scheme(), "data" | "javascript") {
             return Err(invalid(format!(
-                "scheme `{}` is not http or https",
+                "scheme `{}` is not allowed",
                 parsed.scheme()
             )));
         }
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| invalid("has no host".to_owned()))?;
+        let host = match parsed.host() {
+            None => NO_HOST.to_owned(),
+            Some(url::Host::Domain("")) => NO_HOST.to_owned(),
+            Some(url::Host::Domain(domain)) => domain_to_unicode(domain),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            // Without brackets, as Plausible shows it.
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        };
+        let path = match parsed.path() {
+            "" => "/",
+            path => path,
+        };
         Ok(UrlParts {
-            host: Cow::Owned(host.to_owned()),
-            path: Cow::Owned(parsed.path().to_owned()),
+            host: Cow::Owned(host),
+            path: Cow::Owned(path.to_owned()),
             query: parsed.query().map(|q| Cow::Owned(q.to_owned())),
             fragment: parsed.fragment().map(|f| Cow::Owned(f.to_owned())),
         })
@@ -512,6 +626,11 @@ fn sites(domain: &str) -> Result<Vec<String>> {
             Cow::Owned(part.to_lowercase())
         } else {
             Cow::Borrowed(part)
+        };
+        let site = if site.contains("xn--") {
+            Cow::Owned(domain_to_unicode(&site))
+        } else {
+            site
         };
         if !sites.iter().any(|s| *s == *site) {
             if sites.len() == MAX_DOMAINS {

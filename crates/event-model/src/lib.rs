@@ -46,7 +46,8 @@ pub mod visitor;
 
 pub use context::RequestContext;
 pub use error::{Error, Result};
-pub use event::{Channel, Device, Event, PAGEVIEW, Revenue};
+pub use event::{Channel, Device, ENGAGEMENT, Engagement, Event, PAGEVIEW, Revenue};
 pub use ingest::{
-    IngestConfig, Ingestor, MAX_DOMAIN_BYTES, MAX_DOMAINS, normalize_site, screen_class,
+    DroppedCounts, IngestConfig, Ingestor, MAX_DOMAIN_BYTES, MAX_DOMAINS, NO_HOST, normalize_site,
+    screen_class,
 };

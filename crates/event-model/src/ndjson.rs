@@ -20,7 +20,10 @@
 //! `utm_content`, `utm_term`, `browser_version`, `os_version`, `props` (an
 //! object of strings, sorted by key), `revenue`
 //! (`{"currency":"EUR","amount_micros":12500000}`), `interactive` (only
-//! `false` is written) and `previous_visitor_id`.
+//! `false` is written), `previous_visitor_id`, and for engagement events
+//! `scroll_depth` (percent, `null` when not measured) and `engagement_time`
+//! (milliseconds), Plausible's column names; either key makes the line an
+//! engagement event.
 //!
 //! Reading rules:
 //! - `event_id`, `timestamp`, `domain`, `name` and `visitor_id` are required.
@@ -175,6 +178,15 @@ pub fn write_line(event: &Event, out: &mut String) {
         out.push_str(",\"previous_visitor_id\":");
         push_u64(out, id);
     }
+    if let Some(engagement) = event.engagement {
+        out.push_str(",\"scroll_depth\":");
+        match engagement.scroll_depth {
+            Some(sd) => push_u64(out, u64::from(sd)),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"engagement_time\":");
+        push_u64(out, engagement.engaged_ms);
+    }
     out.push_str("}\n");
 }
 
@@ -298,10 +310,12 @@ enum Key {
     Revenue,
     Interactive,
     PreviousVisitorId,
+    ScrollDepth,
+    EngagementTime,
     Unknown,
 }
 
-const KEYS: [(&str, Key); 27] = [
+const KEYS: [(&str, Key); 29] = [
     ("event_id", Key::EventId),
     ("timestamp", Key::Timestamp),
     ("domain", Key::Domain),
@@ -329,6 +343,8 @@ const KEYS: [(&str, Key); 27] = [
     ("revenue", Key::Revenue),
     ("interactive", Key::Interactive),
     ("previous_visitor_id", Key::PreviousVisitorId),
+    ("scroll_depth", Key::ScrollDepth),
+    ("engagement_time", Key::EngagementTime),
 ];
 
 impl Key {
@@ -363,6 +379,8 @@ impl Key {
             "revenue" => Key::Revenue,
             "interactive" => Key::Interactive,
             "previous_visitor_id" => Key::PreviousVisitorId,
+            "scroll_depth" => Key::ScrollDepth,
+            "engagement_time" => Key::EngagementTime,
             _ => Key::Unknown,
         }
     }
@@ -506,6 +524,7 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
             props: Vec::new(),
             revenue: None,
             interactive: true,
+            engagement: None,
             visitor_id: 0,
             previous_visitor_id: None,
             session_id: None,
@@ -627,6 +646,25 @@ fn read_value<'de, A: MapAccess<'de>>(
         }
         Key::Interactive => {
             event.interactive = map.next_value::<Option<bool>>()?.unwrap_or(true);
+            Ok(true)
+        }
+        Key::ScrollDepth => {
+            let sd = map.next_value::<Option<u8>>()?;
+            if sd.is_some_and(|sd| sd > 100) {
+                return Err(de::Error::custom("more than 100 percent"));
+            }
+            event
+                .engagement
+                .get_or_insert_with(Default::default)
+                .scroll_depth = sd;
+            Ok(true)
+        }
+        Key::EngagementTime => {
+            let ms = map.next_value::<Option<u64>>()?.unwrap_or(0);
+            event
+                .engagement
+                .get_or_insert_with(Default::default)
+                .engaged_ms = ms;
             Ok(true)
         }
         Key::Unknown => map.next_value::<IgnoredAny>().map(|_| false),

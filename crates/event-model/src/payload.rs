@@ -11,20 +11,42 @@
 //!
 //! | long name      | short | type                                           |
 //! |----------------|-------|------------------------------------------------|
-//! | `name`         | `n`   | string, required, ≤ 120 characters             |
+//! | `name`         | `n`   | string (or integer, as for `404`), required, ≤ 120 characters |
 //! | `url`          | `u`   | string, required, ≤ 2000 bytes                 |
-//! | `domain`       | `d`   | string, required; comma-separated = several sites |
+//! | `domain`       | `d`   | string; comma-separated = several sites; missing = the URL's host |
 //! | `referrer`     | `r`   | string or null; cut at 2000 bytes              |
 //! | `props`        | `p`, `meta`, `m` | object, or a JSON string of one     |
-//! | `revenue`      | `$`   | `{"currency": "EUR", "amount": 12.5}` (amount may be a string) |
+//! | `revenue`      | `$`   | `{"currency": "EUR", "amount": 12.5}` (amount may be a string), or a JSON string of one |
 //! | `interactive`  | `i`   | boolean, default `true`                        |
 //! | `hashMode`     | `h`   | boolean or `0`/`1`                             |
 //! | `screen_width` | `w`   | non-negative integer (CSS pixels)              |
 //! | `event_id`     |       | u64 as a number or decimal string: the client's idempotency key |
+//! | `sd`           |       | engagement: scroll depth in percent, integer or integer string |
+//! | `e`            |       | engagement: engaged time in ms, integer or integer string |
 //!
-//! Unknown fields are ignored. A field given twice (`name` and `n`) is an
-//! error. In the pixel query the values are strings: booleans are
+//! Unknown fields are ignored (nested at most as deep as `serde_json`'s
+//! recursion limit allows). A field given under several names takes the value
+//! Plausible takes: the short name before the long one (`n` before `name`),
+//! and for props `m`, `meta`, `p`, `props` in that order; the same key twice:
+//! the last one. In the pixel query the values are strings: booleans are
 //! `true`/`false`/`1`/`0`, props and revenue are JSON strings.
+//!
+//! # Keep the event, drop the bad part
+//! As Plausible does, an optional field with a bad value does not reject the
+//! event: revenue with an unknown currency or an amount that is not a number,
+//! props that are not an object (or a JSON string of one), a non-boolean
+//! `interactive`, a `screen_width` that is not a non-negative integer, a
+//! referrer that is not a string are dropped, and [`Payload::dropped`] says
+//! which, so that the collector can count them. Required fields (`name`,
+//! `url`) and the limits Plausible enforces (name length, URL length, prop
+//! key/value sizes) still reject the request.
+//!
+//! # Engagement events
+//! `{"n":"engagement","sd":42,"e":12345,...}` is Plausible's engagement
+//! event. `sd` is clamped to 100 and ignored when not a non-negative integer;
+//! `e` is ignored when negative or not below 30 days (old trackers sent
+//! huge values); when neither is valid the request is rejected
+//! ([`Error::Invalid`] `engagement`), as Plausible does.
 //!
 //! # Props
 //! As Plausible: values that are lists, objects, `null` or blank are dropped,
@@ -40,7 +62,7 @@ use std::cell::Cell;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::Revenue;
 use crate::error::{Error, Result};
@@ -63,6 +85,10 @@ pub const MAX_PROPS: usize = 30;
 pub const MAX_PROP_KEY_BYTES: usize = 300;
 /// Longest prop value, in bytes (Plausible: 2000).
 pub const MAX_PROP_VALUE_BYTES: usize = 2000;
+/// Engaged times at or above this many milliseconds (30 days) are ignored,
+/// as Plausible does: old trackers sent huge values.
+pub const MAX_ENGAGED_MS: u64 = 30 * 24 * 3600 * 1000;
+
 /// Largest revenue amount accepted, in currency units (amounts are stored in
 /// millionths in an `i64`, which holds about 9.2e12 units).
 pub const MAX_REVENUE_UNITS: i64 = 1_000_000_000_000;
@@ -90,6 +116,34 @@ pub struct Payload<'a> {
     pub screen_width: Option<u32>,
     /// The client's idempotency key, when sent.
     pub event_id: Option<u64>,
+    /// For an engagement event (`name` is `engagement`): what it measured.
+    pub engagement: Option<crate::Engagement>,
+    /// Optional fields whose bad value was dropped rather than rejecting the event.
+    pub dropped: Dropped,
+}
+
+/// The optional fields of a request that had a bad value and were dropped
+/// (the event was kept without them), for counting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Dropped(u16);
+
+impl Dropped {
+    /// The long names of the fields dropped (`revenue`, `props`...).
+    pub fn fields(self) -> impl Iterator<Item = &'static str> {
+        Field::ALL
+            .into_iter()
+            .filter(move |f| self.0 & f.bit() != 0)
+            .map(Field::name)
+    }
+
+    /// Whether nothing was dropped.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn add(&mut self, field: Field) {
+        self.0 |= field.bit();
+    }
 }
 
 /// Parses a Plausible Events API body (`application/json` or `text/plain`).
@@ -113,9 +167,6 @@ pub fn parse_body(body: &[u8], max_bytes: usize) -> Result<Payload<'_>> {
     match raw {
         Ok(raw) => raw.validate(),
         Err(err) => Err(match failed.take() {
-            Some(Failure::Duplicate(field)) => Error::Duplicate {
-                field: field.name(),
-            },
             Some(Failure::Value(field)) if err.is_data() => Error::WrongType {
                 field: field.name(),
                 expected: field.expected(),
@@ -144,31 +195,46 @@ pub fn parse_pixel(query: &str, max_bytes: usize) -> Result<Payload<'_>> {
     let query = query.strip_prefix('?').unwrap_or(query);
     let mut raw = RawPayload::default();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        let field = Field::from_key(&key);
-        if field == Field::Unknown {
+        let (field, rank) = Field::from_key(&key);
+        if field == Field::Unknown || !raw.take(field, rank) {
             continue;
         }
-        raw.mark(field)?;
         if value.is_empty() {
             continue;
         }
-        let wrong = || Error::WrongType {
-            field: field.name(),
-            expected: field.expected(),
-        };
         match field {
             Field::Name => raw.name = Some(value),
             Field::Url => raw.url = Some(value),
             Field::Domain => raw.domain = Some(value),
             Field::Referrer => raw.referrer = Some(value),
-            Field::Props => raw.props = parse_props_json(&value).map_err(|_| wrong())?,
-            Field::Revenue => {
-                raw.revenue = Some(serde_json::from_str(&value).map_err(|_| wrong())?);
+            Field::Props => match parse_props_json(&value) {
+                Ok(props) => raw.props = props,
+                Err(_) => raw.drop_field(Field::Props),
+            },
+            Field::Revenue => match serde_json::from_str(&value) {
+                Ok(revenue) => raw.revenue = Some(revenue),
+                Err(_) => raw.drop_field(Field::Revenue),
+            },
+            Field::Interactive => match parse_flag(&value) {
+                Some(flag) => raw.interactive = Some(flag),
+                None => raw.drop_field(Field::Interactive),
+            },
+            Field::HashMode => match parse_flag(&value) {
+                Some(flag) => raw.hash_mode = Some(flag),
+                None => raw.drop_field(Field::HashMode),
+            },
+            Field::ScreenWidth => match value.parse() {
+                Ok(width) => raw.screen_width = Some(width),
+                Err(_) => raw.drop_field(Field::ScreenWidth),
+            },
+            Field::EventId => {
+                raw.event_id = Some(value.parse().map_err(|_| Error::WrongType {
+                    field: field.name(),
+                    expected: field.expected(),
+                })?);
             }
-            Field::Interactive => raw.interactive = Some(parse_flag(&value).ok_or_else(wrong)?),
-            Field::HashMode => raw.hash_mode = Some(parse_flag(&value).ok_or_else(wrong)?),
-            Field::ScreenWidth => raw.screen_width = Some(value.parse().map_err(|_| wrong())?),
-            Field::EventId => raw.event_id = Some(value.parse().map_err(|_| wrong())?),
+            Field::ScrollDepth => raw.scroll_depth = Loose::from_text(&value),
+            Field::EngagedTime => raw.engaged_time = Loose::from_text(&value),
             Field::Unknown => {}
         }
     }
@@ -204,23 +270,56 @@ enum Field {
     HashMode,
     ScreenWidth,
     EventId,
+    ScrollDepth,
+    EngagedTime,
     Unknown,
 }
 
 impl Field {
-    fn from_key(key: &str) -> Field {
+    const ALL: [Field; 12] = [
+        Field::Name,
+        Field::Url,
+        Field::Domain,
+        Field::Referrer,
+        Field::Props,
+        Field::Revenue,
+        Field::Interactive,
+        Field::HashMode,
+        Field::ScreenWidth,
+        Field::EventId,
+        Field::ScrollDepth,
+        Field::EngagedTime,
+    ];
+
+    /// The field a key names and its rank: when a request gives a field under
+    /// several names, the lowest rank wins (Plausible reads `n || name`,
+    /// `m || meta || p || props`).
+    fn from_key(key: &str) -> (Field, u8) {
         match key {
-            "name" | "n" => Field::Name,
-            "url" | "u" => Field::Url,
-            "domain" | "d" => Field::Domain,
-            "referrer" | "r" => Field::Referrer,
-            "props" | "p" | "meta" | "m" => Field::Props,
-            "revenue" | "$" => Field::Revenue,
-            "interactive" | "i" => Field::Interactive,
-            "hashMode" | "h" => Field::HashMode,
-            "screen_width" | "w" => Field::ScreenWidth,
-            "event_id" => Field::EventId,
-            _ => Field::Unknown,
+            "n" => (Field::Name, 0),
+            "name" => (Field::Name, 1),
+            "u" => (Field::Url, 0),
+            "url" => (Field::Url, 1),
+            "d" => (Field::Domain, 0),
+            "domain" => (Field::Domain, 1),
+            "r" => (Field::Referrer, 0),
+            "referrer" => (Field::Referrer, 1),
+            "m" => (Field::Props, 0),
+            "meta" => (Field::Props, 1),
+            "p" => (Field::Props, 2),
+            "props" => (Field::Props, 3),
+            "$" => (Field::Revenue, 0),
+            "revenue" => (Field::Revenue, 1),
+            "i" => (Field::Interactive, 0),
+            "interactive" => (Field::Interactive, 1),
+            "h" => (Field::HashMode, 0),
+            "hashMode" => (Field::HashMode, 1),
+            "w" => (Field::ScreenWidth, 0),
+            "screen_width" => (Field::ScreenWidth, 1),
+            "event_id" => (Field::EventId, 0),
+            "sd" => (Field::ScrollDepth, 0),
+            "e" => (Field::EngagedTime, 0),
+            _ => (Field::Unknown, 0),
         }
     }
 
@@ -236,13 +335,16 @@ impl Field {
             Field::HashMode => "hashMode",
             Field::ScreenWidth => "screen_width",
             Field::EventId => "event_id",
+            Field::ScrollDepth => "sd",
+            Field::EngagedTime => "e",
             Field::Unknown => "unknown",
         }
     }
 
     fn expected(self) -> &'static str {
         match self {
-            Field::Name | Field::Url | Field::Domain => "a string",
+            Field::Name => "a string or an integer",
+            Field::Url | Field::Domain => "a string",
             Field::Referrer => "a string or null",
             Field::Props => "an object of scalar values, or a JSON string of one",
             Field::Revenue => "an object {\"currency\": string, \"amount\": number or string}",
@@ -250,11 +352,13 @@ impl Field {
             Field::HashMode => "a boolean or 0/1",
             Field::ScreenWidth => "a non-negative integer below 2^32",
             Field::EventId => "an unsigned 64-bit integer (number or decimal string)",
+            Field::ScrollDepth | Field::EngagedTime => "an integer or an integer string",
             Field::Unknown => "anything",
         }
     }
 
     fn bit(self) -> u16 {
+        // `Field::Unknown` is never stored.
         1 << (self as u16)
     }
 }
@@ -262,7 +366,11 @@ impl Field {
 /// The fields as deserialized, before validation.
 #[derive(Default)]
 struct RawPayload<'a> {
-    seen: u16,
+    /// Per field, one more than the rank of the key its value came from (0: none yet).
+    ranks: [u8; Field::ALL.len()],
+    dropped: Dropped,
+    scroll_depth: Loose,
+    engaged_time: Loose,
     name: Option<Cow<'a, str>>,
     url: Option<Cow<'a, str>>,
     domain: Option<Cow<'a, str>>,
@@ -276,17 +384,26 @@ struct RawPayload<'a> {
 }
 
 impl<'a> RawPayload<'a> {
-    fn mark(&mut self, field: Field) -> Result<()> {
-        if self.seen & field.bit() != 0 {
-            return Err(Error::Duplicate {
-                field: field.name(),
-            });
+    /// Whether a value under a key of `rank` replaces what `field` holds:
+    /// yes unless it came from a key that takes precedence.
+    fn take(&mut self, field: Field, rank: u8) -> bool {
+        let Some(slot) = self.ranks.get_mut(field as usize) else {
+            return false;
+        };
+        if *slot != 0 && *slot <= rank {
+            return *slot == rank + 1;
         }
-        self.seen |= field.bit();
-        Ok(())
+        *slot = rank + 1;
+        // A value from a better key replaces a dropped one.
+        self.dropped.0 &= !field.bit();
+        true
     }
 
-    fn validate(self) -> Result<Payload<'a>> {
+    fn drop_field(&mut self, field: Field) {
+        self.dropped.add(field);
+    }
+
+    fn validate(mut self) -> Result<Payload<'a>> {
         let required = |value: Option<Cow<'a, str>>, field: &'static str| match value {
             Some(v) if !v.trim().is_empty() => Ok(v),
             _ => Err(Error::Missing { field }),
@@ -310,7 +427,13 @@ impl<'a> RawPayload<'a> {
                 unit: "bytes",
             });
         }
-        let domain = required(self.domain, "domain")?;
+        // Missing: the ingestor takes the site from the URL, as Plausible
+        // does; present but blank is an error, as in Plausible.
+        let domain = match self.domain {
+            Some(d) if d.trim().is_empty() => return Err(Error::Missing { field: "domain" }),
+            Some(d) => d,
+            None => Cow::Borrowed(""),
+        };
         let referrer = match self.referrer {
             Some(Cow::Borrowed(r)) => Cow::Borrowed(truncate(r, MAX_REFERRER_BYTES)),
             Some(Cow::Owned(mut r)) => {
@@ -320,17 +443,50 @@ impl<'a> RawPayload<'a> {
             }
             None => Cow::Borrowed(""),
         };
+        let engagement = if *name == *crate::ENGAGEMENT {
+            let scroll_depth = self.scroll_depth.integer().and_then(|sd| {
+                // Plausible clamps to 100 and ignores negative values.
+                u8::try_from(sd.clamp(-1, 100)).ok()
+            });
+            let engaged_ms = self
+                .engaged_time
+                .integer()
+                .and_then(|e| u64::try_from(e).ok())
+                .filter(|&e| e < MAX_ENGAGED_MS);
+            if scroll_depth.is_none() && engaged_ms.is_none() {
+                return Err(Error::Invalid {
+                    field: "engagement",
+                    reason: "an engagement event needs a valid integer `sd` or `e`".to_owned(),
+                });
+            }
+            Some(crate::Engagement {
+                scroll_depth,
+                engaged_ms: engaged_ms.unwrap_or(0),
+            })
+        } else {
+            None
+        };
+        let revenue = match self.revenue.map(RawRevenue::validate) {
+            Some(Ok(revenue)) => Some(revenue),
+            Some(Err(_)) => {
+                self.dropped.add(Field::Revenue);
+                None
+            }
+            None => None,
+        };
         Ok(Payload {
             name,
             url,
             domain,
             referrer,
             props: validate_props(self.props)?,
-            revenue: self.revenue.map(RawRevenue::validate).transpose()?,
+            revenue,
             interactive: self.interactive.unwrap_or(true),
             hash_mode: self.hash_mode.unwrap_or(false),
             screen_width: self.screen_width,
             event_id: self.event_id,
+            engagement,
+            dropped: self.dropped,
         })
     }
 }
@@ -515,7 +671,6 @@ pub fn is_currency(code: &str) -> bool {
 
 #[derive(Clone, Copy)]
 enum Failure {
-    Duplicate(Field),
     Value(Field),
 }
 
@@ -531,19 +686,277 @@ impl<'de> DeserializeSeed<'de> for BodySeed<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
+/// A body key: the field it names and its rank ([`Field::from_key`]).
+struct KeyOf(Field, u8);
+
+impl<'de> Deserialize<'de> for KeyOf {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<KeyOf, D::Error> {
         struct FieldVisitor;
         impl Visitor<'_> for FieldVisitor {
-            type Value = Field;
+            type Value = KeyOf;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a field name")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-                Ok(Field::from_key(v))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyOf, E> {
+                let (field, rank) = Field::from_key(v);
+                Ok(KeyOf(field, rank))
             }
         }
         deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+/// Any JSON value, skipped through `deserialize_any` so that `serde_json`'s
+/// recursion limit applies ([`IgnoredAny`] skips nesting of any depth, so a
+/// body nested 60,000 levels deep would be walked to the end).
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Skip, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+/// A value of type `T`, or `None` when the JSON value has another type: for
+/// the rare optional fields (revenue, flags, width) whose bad value is
+/// dropped. The value is buffered as a `serde_json::Value` first (bounded by
+/// the body size and `serde_json`'s recursion limit).
+struct Lenient<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Lenient<T>, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Lenient(T::deserialize(value).ok()))
+    }
+}
+
+/// Props as a body field: an object, a JSON string of one, or `null`;
+/// `None` for any other value (dropped, as Plausible does).
+struct PropsField(Option<Vec<(String, Option<String>)>>);
+
+impl<'de> Deserialize<'de> for PropsField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<PropsField, D::Error> {
+        struct PropsFieldVisitor;
+        impl<'de> Visitor<'de> for PropsFieldVisitor {
+            type Value = PropsField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("props")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<PropsField, E> {
+                Ok(PropsField(Some(Vec::new())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PropsField, E> {
+                Ok(PropsField(parse_props_json(v).ok()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<PropsField, E> {
+                Ok(PropsField(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<PropsField, E> {
+                Ok(PropsField(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<PropsField, E> {
+                Ok(PropsField(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<PropsField, E> {
+                Ok(PropsField(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PropsField, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(PropsField(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PropsField, A::Error> {
+                let props = RawProps::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(PropsField(Some(props.0)))
+            }
+        }
+        deserializer.deserialize_any(PropsFieldVisitor)
+    }
+}
+
+/// A string, borrowed when it has no escapes; `Some(None)` for `null` and
+/// `None` for any other value (dropped).
+struct MaybeText<'de>(Option<Option<Cow<'de, str>>>);
+
+impl<'de> Deserialize<'de> for MaybeText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MaybeText<'de>, D::Error> {
+        struct MaybeTextVisitor;
+        impl<'de> Visitor<'de> for MaybeTextVisitor {
+            type Value = MaybeText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MaybeText<'de>, E> {
+                Ok(MaybeText(Some(Some(Cow::Borrowed(v)))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MaybeText<'de>, E> {
+                Ok(MaybeText(Some(Some(Cow::Owned(v.to_owned())))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<MaybeText<'de>, E> {
+                Ok(MaybeText(Some(None)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeText<'de>, E> {
+                Ok(MaybeText(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeText<'de>, E> {
+                Ok(MaybeText(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeText<'de>, E> {
+                Ok(MaybeText(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeText<'de>, E> {
+                Ok(MaybeText(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeText<'de>, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(MaybeText(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeText<'de>, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(MaybeText(None))
+            }
+        }
+        deserializer.deserialize_any(MaybeTextVisitor)
+    }
+}
+
+/// An event name: a string, or an integer (Plausible accepts `404`).
+struct Name<'de>(Option<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Name<'de>, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Name<'de>, E> {
+                Ok(Name(Some(Cow::Owned(v))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Name<'de>, E> {
+                Ok(Name(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Name<'de>, E> {
+                Ok(Name(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Name<'de>, E> {
+                Ok(Name(None))
+            }
+        }
+        deserializer.deserialize_any(NameVisitor)
+    }
+}
+
+/// An integer sent as a number or as an integer string (`sd`, `e`); `None`
+/// for anything else.
+#[derive(Default, Clone, Copy)]
+struct Loose(Option<i64>);
+
+impl Loose {
+    fn from_text(text: &str) -> Loose {
+        Loose(text.trim().parse().ok())
+    }
+
+    fn integer(self) -> Option<i64> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Loose, D::Error> {
+        struct LooseVisitor;
+        impl<'de> Visitor<'de> for LooseVisitor {
+            type Value = Loose;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or an integer string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Loose, E> {
+                Ok(Loose(Some(i64::try_from(v).unwrap_or(i64::MAX))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Loose, E> {
+                Ok(Loose(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose, E> {
+                Ok(Loose::from_text(v))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose, E> {
+                Ok(Loose(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose, E> {
+                Ok(Loose(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Loose, E> {
+                Ok(Loose(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Loose(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Loose(None))
+            }
+        }
+        deserializer.deserialize_any(LooseVisitor)
+    }
+}
+
+/// Revenue as an object or a JSON string of one (Plausible accepts both).
+struct RevenueValue(Option<RawRevenue>);
+
+impl<'de> Deserialize<'de> for RevenueValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RevenueValue, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Object(Option<RawRevenue>),
+            Text(String),
+        }
+        Ok(match Either::deserialize(deserializer)? {
+            Either::Object(revenue) => RevenueValue(revenue),
+            Either::Text(text) => RevenueValue(Some(
+                serde_json::from_str(&text).map_err(de::Error::custom)?,
+            )),
+        })
     }
 }
 
@@ -641,11 +1054,11 @@ impl<'de> Deserialize<'de> for PropValue {
                 Ok(PropValue(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PropValue, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(PropValue(None))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PropValue, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
                 Ok(PropValue(None))
             }
         }
@@ -668,14 +1081,6 @@ impl<'de> Deserialize<'de> for RawProps {
             }
             fn visit_unit<E: de::Error>(self) -> Result<RawProps, E> {
                 Ok(RawProps(Vec::new()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawProps, E> {
-                parse_props_json(v).map(RawProps).map_err(|_| {
-                    E::invalid_value(
-                        de::Unexpected::Str("a string that is not a JSON object"),
-                        &self,
-                    )
-                })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawProps, A::Error> {
                 let mut props = Vec::new();
@@ -701,27 +1106,46 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPayload<'de>, A::Error> {
         let mut raw = RawPayload::default();
-        while let Some(field) = map.next_key::<Field>()? {
-            if field == Field::Unknown {
-                map.next_value::<IgnoredAny>()?;
+        while let Some(KeyOf(field, rank)) = map.next_key::<KeyOf>()? {
+            if field == Field::Unknown || !raw.take(field, rank) {
+                map.next_value::<Skip>()?;
                 continue;
-            }
-            if raw.mark(field).is_err() {
-                self.failed.set(Some(Failure::Duplicate(field)));
-                return Err(de::Error::custom("duplicate field"));
             }
             self.failed.set(Some(Failure::Value(field)));
             match field {
-                Field::Name => raw.name = map.next_value::<Text<'de>>()?.0,
+                Field::Name => raw.name = map.next_value::<Name<'de>>()?.0,
                 Field::Url => raw.url = map.next_value::<Text<'de>>()?.0,
                 Field::Domain => raw.domain = map.next_value::<Text<'de>>()?.0,
-                Field::Referrer => raw.referrer = map.next_value::<Text<'de>>()?.0,
-                Field::Props => raw.props = map.next_value::<RawProps>()?.0,
-                Field::Revenue => raw.revenue = map.next_value::<Option<RawRevenue>>()?,
-                Field::Interactive => raw.interactive = map.next_value::<Option<bool>>()?,
-                Field::HashMode => raw.hash_mode = map.next_value::<Flag>()?.0,
-                Field::ScreenWidth => raw.screen_width = map.next_value::<Option<u32>>()?,
+                Field::Referrer => match map.next_value::<MaybeText<'de>>()?.0 {
+                    Some(text) => raw.referrer = text,
+                    None => raw.drop_field(field),
+                },
+                Field::Props => match map.next_value::<PropsField>()?.0 {
+                    Some(props) => raw.props = props,
+                    None => {
+                        raw.props.clear();
+                        raw.drop_field(field);
+                    }
+                },
+                Field::Revenue => match map.next_value::<Lenient<RevenueValue>>()?.0 {
+                    Some(revenue) => raw.revenue = revenue.0,
+                    None => raw.drop_field(field),
+                },
+                Field::Interactive => match map.next_value::<Lenient<Option<bool>>>()?.0 {
+                    Some(flag) => raw.interactive = flag,
+                    None => raw.drop_field(field),
+                },
+                Field::HashMode => match map.next_value::<Lenient<Flag>>()?.0 {
+                    Some(flag) => raw.hash_mode = flag.0,
+                    None => raw.drop_field(field),
+                },
+                Field::ScreenWidth => match map.next_value::<Lenient<Option<u32>>>()?.0 {
+                    Some(width) => raw.screen_width = width,
+                    None => raw.drop_field(field),
+                },
                 Field::EventId => raw.event_id = map.next_value::<OptU64>()?.0,
+                Field::ScrollDepth => raw.scroll_depth = map.next_value::<Loose>()?,
+                Field::EngagedTime => raw.engaged_time = map.next_value::<Loose>()?,
                 Field::Unknown => {}
             }
             self.failed.set(None);

@@ -147,6 +147,13 @@ pub fn source_category(source: &str) -> SourceCategory {
             .map(|(_, category)| *category)
     })
     .flatten()
+    .or_else(|| {
+        // A host stored as the source (`chatgpt.com`): its known source's category.
+        source
+            .contains('.')
+            .then(|| known_source(source).map(|k| k.category))
+            .flatten()
+    })
     .unwrap_or_default()
 }
 
@@ -198,14 +205,16 @@ fn with_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
     core::str::from_utf8(copy).ok().map(f)
 }
 
-/// Classifies a referrer URL for the site `site_domain` (Plausible's `domain`).
+/// Classifies a referrer URL for a page on the host `page_host`.
 ///
 /// The referrer's host, lower-cased and without `www.`, is compared with the
-/// site: the same domain or a subdomain of it is [`ReferrerSource::Internal`].
+/// page's host, as Plausible does: only the same host is
+/// [`ReferrerSource::Internal`] (a link from `blog.example.com` to
+/// `example.com` is a referral).
 /// Otherwise a known host gives its source name, and an unknown host is the
 /// source itself. `android-app://<package>` referrers (sent by Android apps)
 /// keep that form unless the package is known.
-pub fn classify_referrer(referrer: &str, site_domain: &str) -> ReferrerSource {
+pub fn classify_referrer(referrer: &str, page_host: &str) -> ReferrerSource {
     let Some((scheme, rest)) = referrer.trim().split_once("://") else {
         return ReferrerSource::None;
     };
@@ -230,9 +239,9 @@ pub fn classify_referrer(referrer: &str, site_domain: &str) -> ReferrerSource {
     if host == "localhost" {
         return ReferrerSource::None;
     }
-    let site = site_domain.trim().trim_end_matches('.');
-    let site = site.strip_prefix("www.").unwrap_or(site);
-    if is_same_or_subdomain(host, site) {
+    let page = page_host.trim().trim_end_matches('.');
+    let page = page.strip_prefix("www.").unwrap_or(page);
+    if host.eq_ignore_ascii_case(page) {
         return ReferrerSource::Internal;
     }
     match known_source(host) {
@@ -244,18 +253,35 @@ pub fn classify_referrer(referrer: &str, site_domain: &str) -> ReferrerSource {
     }
 }
 
-/// `host` is `site` or ends with `.site` (ASCII case-insensitive).
-fn is_same_or_subdomain(host: &str, site: &str) -> bool {
-    if site.is_empty() {
-        return false;
+/// The referrer as Plausible stores it (`format_referrer`): the host without
+/// `www.` (`android-app://` kept) and the path without its trailing `/`; no
+/// scheme, port, user, query or fragment. `None` when the referrer is not an
+/// `http(s)`/`android-app` URL with a host.
+pub fn normalize_referrer(referrer: &str) -> Option<String> {
+    let (scheme, rest) = referrer.trim().split_once("://")?;
+    let android = scheme.eq_ignore_ascii_case("android-app");
+    if !(android || scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
     }
-    let Some(dot) = host.len().checked_sub(site.len() + 1) else {
-        return host.eq_ignore_ascii_case(site);
-    };
-    host.get(dot..dot + 1) == Some(".")
-        && host
-            .get(dot + 1..)
-            .is_some_and(|t| t.eq_ignore_ascii_case(site))
+    let host = host_of(rest)?;
+    let after_authority = rest
+        .find(['/', '?', '#', '\\'])
+        .map_or("", |i| rest.get(i..).unwrap_or(""));
+    let path_end = after_authority
+        .find(['?', '#'])
+        .unwrap_or(after_authority.len());
+    let path = after_authority
+        .get(..path_end)
+        .unwrap_or("")
+        .trim_end_matches('/');
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    let mut out = String::with_capacity(host.len() + path.len() + 14);
+    if android {
+        out.push_str("android-app://");
+    }
+    out.push_str(host);
+    out.push_str(path);
+    Some(out)
 }
 
 fn external(known: KnownSource) -> ReferrerSource {
@@ -339,8 +365,8 @@ impl ClickId {
 
 /// The default channel grouping: Plausible's rules, in Plausible's order.
 ///
-/// Sources are compared case-insensitively. Plausible's "AI Assistants"
-/// channel has no [`Channel`] variant yet: such visits are `Referral`.
+/// Sources are compared case-insensitively. AI assistants (ChatGPT, Claude,
+/// Perplexity...) have their own channel, [`Channel::AiAssistants`].
 pub fn channel(input: &ChannelInput<'_>) -> Channel {
     let source = input.source.trim().to_ascii_lowercase();
     let medium = input.utm_medium.trim().to_ascii_lowercase();
@@ -387,7 +413,7 @@ pub fn channel(input: &ChannelInput<'_>) -> Channel {
     } else if is(SourceCategory::Video) || (tagged && medium.contains("video")) {
         Channel::OrganicVideo
     } else if is(SourceCategory::AiAssistant) {
-        Channel::Referral
+        Channel::AiAssistants
     } else if is(SourceCategory::Search) {
         Channel::OrganicSearch
     } else if is(SourceCategory::Email)

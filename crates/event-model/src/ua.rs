@@ -1,9 +1,11 @@
 //! User-Agent classification: browser, OS, device class, and bot detection.
 //!
 //! [`classify`] turns a User-Agent header into a [`UserAgent`] (names follow
-//! Plausible's conventions: `Chrome`, `Safari`, `Firefox`, `Edge`,
-//! `Samsung Internet`, `Opera`; `Windows`, `Mac`, `iOS`, `iPadOS`, `Android`,
-//! `Linux`, `Chrome OS`) or rejects it with a [`BotReason`] that the caller
+//! what Plausible shows, i.e. device-detector's names through Plausible's
+//! `browser_name/1`: `Chrome`, `Safari`, `Firefox`, `Microsoft Edge`,
+//! `Samsung Browser`, `Opera`, `Android Browser`; `Windows`, `Mac`, `iOS`,
+//! `iPadOS`, `Android`, `Fire OS`, `GNU/Linux`, `Chrome OS`; agreement is
+//! measured in `docs/ingestion.md`) or rejects it with a [`BotReason`] that the caller
 //! can count. [`UaCache`] is a bounded cache in front of it: real traffic
 //! repeats a few thousand User-Agent strings, so most events skip parsing.
 //!
@@ -126,44 +128,90 @@ pub fn classify(user_agent: &str) -> Result<UserAgent, BotReason> {
     if ua.len() < MIN_LEN {
         return Err(BotReason::TooShort);
     }
-    if !(lower.starts_with("mozilla/") || lower.starts_with("opera/")) || !ua.contains('(') {
-        return Err(BotReason::Implausible);
-    }
+    // No `Mozilla/...(...)` shape required: real phones send
+    // `Mozilla/5.0 Linux; Android ...` (no parentheses), `Dalvik/...`,
+    // `UCWEB/2.0 (...)`; what must be recognizable is a browser or an OS.
     let (os, os_version) = operating_system(ua);
     let (browser, browser_version) = browser(ua);
-    if os.is_empty() && browser.is_empty() {
+    // Unrecognized but browser-shaped (`Mozilla/5.0 (PlayStation 5...)`,
+    // BeOS, Symbian) or a feature phone: a visitor whose names we lack.
+    let feature_phone = FEATURE_PHONE_MARKERS.iter().any(|m| lower.contains(m));
+    if os.is_empty() && browser.is_empty() && lower.contains("compatible") {
+        // `Mozilla/5.0 (compatible; SomeTool/1.0)`: the shape of a crawler.
+        return Err(BotReason::Crawler);
+    }
+    if os.is_empty()
+        && browser.is_empty()
+        && !feature_phone
+        && !(lower.starts_with("mozilla/") && ua.contains('('))
+    {
         return Err(BotReason::Implausible);
     }
+    let device = match device(ua, os) {
+        Device::Unknown if feature_phone => Device::Mobile,
+        device => device,
+    };
     Ok(UserAgent {
         browser: browser.to_owned(),
         browser_version,
         os: os.to_owned(),
         os_version,
-        device: device(ua, os),
+        device,
     })
 }
+
+/// Lower-case markers of feature phones' browsers (no `Mozilla/` token).
+const FEATURE_PHONE_MARKERS: &[&str] = &[
+    "midp",
+    "up.browser",
+    "ucweb",
+    "netfront",
+    "obigo",
+    "nokia",
+    "samsung-",
+    "sonyericsson",
+    "opera mini",
+    "brew",
+    "symbian",
+];
 
 /// Browser product tokens (`Name/version`), most specific first:
 /// Chromium-based browsers also say `Chrome/` and `Safari/`, so they must win
 /// over Chrome, and Chrome over Safari.
 const BROWSERS: &[(&str, &str)] = &[
-    ("Edg", "Edge"),
-    ("EdgA", "Edge"),
-    ("EdgiOS", "Edge"),
-    ("Edge", "Edge"),
+    ("Edg", "Microsoft Edge"),
+    ("EdgA", "Microsoft Edge"),
+    ("EdgiOS", "Microsoft Edge"),
+    ("Edge", "Microsoft Edge"),
+    ("IEMobile", "IE Mobile"),
     ("OPR", "Opera"),
     ("OPT", "Opera"),
     ("OPiOS", "Opera"),
-    ("SamsungBrowser", "Samsung Internet"),
+    ("OPRGX", "Opera GX"),
+    ("SamsungBrowser", "Samsung Browser"),
     ("YaBrowser", "Yandex Browser"),
+    ("YaSearchBrowser", "Yandex Browser"),
+    ("MQQBrowser", "QQ Browser"),
+    ("QQBrowser", "QQ Browser"),
+    ("Quark", "Quark"),
+    ("VivoBrowser", "vivo Browser"),
+    ("MZBrowser", "Meizu Browser"),
+    ("HeyTapBrowser", "HeyTapBrowser"),
+    ("PHX", "Phoenix Browser"),
+    ("T-Browser", "T-Browser"),
+    ("AlohaBrowser", "Aloha Browser"),
+    ("Puffin", "Puffin Web Browser"),
+    ("SogouMobileBrowser", "Sogou Mobile Browser"),
+    ("baidubrowser", "Baidu Browser"),
+    ("bdbrowser", "Baidu Browser"),
     ("Vivaldi", "Vivaldi"),
     ("UCBrowser", "UC Browser"),
     ("DuckDuckGo", "DuckDuckGo Privacy Browser"),
     ("Ddg", "DuckDuckGo Privacy Browser"),
     ("Brave", "Brave"),
-    ("MiuiBrowser", "MIUI Browser"),
+    ("MiuiBrowser", "Mi Browser"),
     ("HuaweiBrowser", "Huawei Browser"),
-    ("Silk", "Silk"),
+    ("Silk", "Mobile Silk"),
     ("Whale", "Whale"),
     ("FBAV", "Facebook"),
     ("GSA", "Google App"),
@@ -180,7 +228,7 @@ fn products(ua: &str) -> impl Iterator<Item = (&str, &str)> {
     ua.match_indices('/').filter_map(|(i, _)| {
         let before = ua.get(..i)?;
         let start = before
-            .rfind([' ', '(', ')', ';', ',', '['])
+            .rfind([' ', '(', ')', ';', ',', '[', '/'])
             .map_or(0, |d| d + 1);
         Some((before.get(start..)?, ua.get(i + 1..)?))
     })
@@ -213,12 +261,16 @@ fn browser(ua: &str) -> (&'static str, String) {
     let version_of = |text: Option<&str>| text.and_then(major).unwrap_or_default();
     if let Some((_, name, rest)) = best {
         // Android WebView marks itself `; wv)`: an app, not Chrome.
-        let name = if name == "Chrome" && ua.contains("; wv)") {
-            "Mobile App"
-        } else {
-            name
+        let name = match name {
+            "Chrome" if ua.contains("; wv)") => "Mobile App",
+            "Huawei Browser" if ua.contains("Mobile") => "Huawei Browser Mobile",
+            _ => name,
         };
         return (name, version_of(Some(rest)));
+    }
+    if ua.starts_with("Dalvik/") {
+        // Android's system HTTP stack, as apps' embedded pages send it.
+        return ("Android Browser", String::new());
     }
     if let Some(rest) = after(ua, "MSIE ") {
         return ("Internet Explorer", version_of(Some(rest)));
@@ -233,6 +285,10 @@ fn browser(ua: &str) -> (&'static str, String) {
         return ("Instagram", version_of(Some(rest)));
     }
     if safari {
+        // Android's stock browser: WebKit with `Version/` and no Chrome token.
+        if ua.contains("Android") || ua.contains("Adr ") {
+            return ("Android Browser", version_of(version));
+        }
         return ("Safari", version_of(version));
     }
     if ua.contains("AppleWebKit/") && (ua.contains("iPhone") || ua.contains("iPad")) {
@@ -263,20 +319,36 @@ fn operating_system(ua: &str) -> (&'static str, String) {
         };
         return ("Windows", version.to_owned());
     }
-    if p.contains("iPad") {
+    if let Some(version) = after(p, "Windows CE") {
+        return ("Windows CE", dotted(version.trim_start()));
+    }
+    // `iPad` as a word: Android tablets named `MiPad`, `HiPad`... are not iPads.
+    if has_word(p, "iPad") {
         return ("iPadOS", after(p, " OS ").map(dotted).unwrap_or_default());
     }
-    if p.contains("iPhone") || p.contains("iPod") {
+    if has_word(p, "iPhone") || has_word(p, "iPod") || has_word(p, "iPod touch") {
         return ("iOS", after(p, " OS ").map(dotted).unwrap_or_default());
+    }
+    if ua.contains("HarmonyOS") {
+        return ("HarmonyOS", String::new());
+    }
+    if ua.contains("Web0S") || ua.contains("webOS") {
+        return ("webOS", String::new());
+    }
+    if ua.contains("VIDAA") {
+        return ("VIDAA", String::new());
+    }
+    if ua.contains("TiVo") {
+        return ("TiVo OS", String::new());
     }
     if ua.contains("KAIOS") || ua.contains("KaiOS") {
         return ("KaiOS", String::new());
     }
-    if let Some(version) = after(p, "Android ") {
-        return ("Android", dotted(version));
+    if let Some(version) = after(p, "Android ").or_else(|| after(p, "Adr ")) {
+        return (android_flavour(ua, p), dotted(version));
     }
     if p.contains("Android") {
-        return ("Android", String::new());
+        return (android_flavour(ua, p), String::new());
     }
     if let Some(rest) = after(p, "CrOS ") {
         // `CrOS x86_64 14541.0.0`: the platform version follows the architecture.
@@ -299,21 +371,87 @@ fn operating_system(ua: &str) -> (&'static str, String) {
         return ("Tizen", String::new());
     }
     if p.contains("Linux") || p.contains("X11") {
-        return ("Linux", String::new());
+        return ("GNU/Linux", String::new());
     }
     if p.contains("FreeBSD") || p.contains("OpenBSD") {
         return ("BSD", String::new());
     }
+    if ua.contains("BlackBerry") || ua.contains("BB10") {
+        return ("BlackBerry OS", String::new());
+    }
+    if ua.contains("Symbian") || ua.contains("Series60") || ua.contains("Series 60") {
+        return ("Symbian", String::new());
+    }
+    if ua.contains("MIDP") || ua.contains("J2ME") {
+        return ("Java ME", String::new());
+    }
     ("", String::new())
 }
+
+/// Android or one of its flavours device-detector names apart.
+fn android_flavour(ua: &str, platform: &str) -> &'static str {
+    if ua.contains("Silk/") || platform.contains("; KF") || platform.contains("; AFT") {
+        "Fire OS"
+    } else if ua.contains("Android TV") || ua.contains("AndroidTV") {
+        "Android TV"
+    } else {
+        "Android"
+    }
+}
+
+/// Whether `word` occurs in `text` not preceded by a letter (`iPad` in
+/// `(iPad; CPU OS 17_1 ...)`, not in `MiPad`).
+fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        text.get(..i)
+            .and_then(|b| b.chars().next_back())
+            .is_none_or(|c| !c.is_ascii_alphanumeric())
+    })
+}
+
+/// Model-name fragments of Android tablets whose User-Agent still says
+/// `Mobile` (device-detector knows them by model; these cover most).
+const TABLET_MODELS: &[&str] = &[
+    "Tab",
+    "TAB",
+    "Pad",
+    "PAD",
+    "Tablet",
+    "TB-",
+    "SM-T",
+    "SM-P",
+    "SM-X",
+    "MID7",
+    "MID8",
+    "MID9",
+    "MID1",
+    "MID-",
+    "Plane",
+    "iPlay",
+    "MediaPad",
+    "Nexus 7",
+    "Nexus 9",
+    "Nexus 10",
+    "/apad",
+    "Optima",
+    "Lenovo TB",
+];
 
 fn device(ua: &str, os: &str) -> Device {
     match os {
         "iPadOS" => Device::Tablet,
         "iOS" | "Windows Phone" | "KaiOS" => Device::Mobile,
-        "Android" => {
-            if ua.contains("Mobile") {
+        "Android" | "Fire OS" | "HarmonyOS" => {
+            let model = ua.split_once(')').map_or(ua, |(platform, _)| platform);
+            let tablet_model = TABLET_MODELS.iter().any(|m| model.contains(m))
+                && !model.contains("PadFone")
+                && !model.contains("MIDP");
+            if ua.contains("Tablet") || tablet_model {
+                Device::Tablet
+            } else if ua.contains("Mobile") || ua.contains("; wv)") || ua.starts_with("Dalvik/") {
                 Device::Mobile
+            } else if os == "Fire OS" {
+                Device::Tablet
             } else {
                 // Chrome on Android tablets omits `Mobile`; Firefox says `Tablet`.
                 Device::Tablet
@@ -323,7 +461,7 @@ fn device(ua: &str, os: &str) -> Device {
             Device::Tablet
         }
         _ if ua.contains("Mobi") => Device::Mobile,
-        "Windows" | "Mac" | "Linux" | "Chrome OS" | "BSD" => Device::Desktop,
+        "Windows" | "Mac" | "GNU/Linux" | "Chrome OS" | "BSD" => Device::Desktop,
         _ => Device::Unknown,
     }
 }

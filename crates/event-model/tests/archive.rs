@@ -4,7 +4,7 @@ use glinto_event_model::archive::{
     ArchiveError, BATCH_MAGIC, MAX_RECORD_BYTES, RECORD_V1, decode, decode_batch, encode,
     encode_batch,
 };
-use glinto_event_model::{Channel, Device, Event, Revenue};
+use glinto_event_model::{Channel, Device, Engagement, Event, Revenue};
 use proptest::prelude::*;
 
 fn sample() -> Event {
@@ -36,6 +36,7 @@ fn sample() -> Event {
             amount_micros: -1,
         }),
         interactive: false,
+        engagement: None,
         visitor_id: u64::MAX,
         previous_visitor_id: None,
         session_id: Some(1),
@@ -84,6 +85,59 @@ fn golden_record() {
     check(&encode(&sample()), Ok(sample()));
 }
 
+/// Golden bytes of version 2: version 1's fields, then the engagement.
+#[test]
+fn golden_record_v2() {
+    let engaged = Event {
+        name: "engagement".into(),
+        engagement: Some(Engagement {
+            scroll_depth: Some(42),
+            engaged_ms: 12_345,
+        }),
+        ..sample()
+    };
+    let v1_body = SAMPLE_V1.strip_prefix("01").unwrap_or_default().replacen(
+        "087061676576696577",
+        "0a656e676167656d656e74",
+        1,
+    );
+    let expected = format!(
+        "02{v1_body}{}",
+        concat!(
+            "01",   // engagement: Some
+            "012a", // scroll_depth: Some(42)
+            "b960", // engaged_ms 12345, varint
+        )
+    );
+    assert_eq!(hex(&encode(&engaged)), expected);
+    check(&encode(&engaged), Ok(engaged.clone()));
+    let unmeasured = Event {
+        engagement: Some(Engagement {
+            scroll_depth: None,
+            engaged_ms: 0,
+        }),
+        ..engaged.clone()
+    };
+    check(&encode(&unmeasured), Ok(unmeasured.clone()));
+    // Version 1 records still decode, without engagement.
+    let mut v1 = encode(&sample());
+    assert_eq!(v1.first(), Some(&1));
+    check(&v1, Ok(sample()));
+    // A scroll depth above 100 is refused.
+    let mut bad = encode(&engaged);
+    let at = bad.len() - 3;
+    bad[at] = 101;
+    check(
+        &bad,
+        Err(ArchiveError::Invalid {
+            field: "scroll_depth",
+            reason: "more than 100 percent".into(),
+        }),
+    );
+    v1.push(0);
+    check(&v1, Err(ArchiveError::TrailingBytes { count: 1 }));
+}
+
 #[test]
 fn golden_batch() {
     let events = [
@@ -116,7 +170,8 @@ fn rejects_bad_records() {
     check(&[], Err(ArchiveError::Truncated));
     check(&[RECORD_V1], Err(ArchiveError::Truncated));
     check(&good[..good.len() - 1], Err(ArchiveError::Truncated));
-    check(&[2, 0, 0], Err(ArchiveError::UnknownVersion { found: 2 }));
+    check(&[3, 0, 0], Err(ArchiveError::UnknownVersion { found: 3 }));
+    check(&[2, 0, 0], Err(ArchiveError::Truncated));
     check(
         &[&good[..], &[0]].concat(),
         Err(ArchiveError::TrailingBytes { count: 1 }),
@@ -270,6 +325,7 @@ fn event() -> impl Strategy<Value = Event> {
                         amount_micros,
                     }),
                     interactive,
+                    engagement: None,
                     visitor_id,
                     previous_visitor_id,
                     session_id,

@@ -116,10 +116,15 @@ fn unknown_hosts_are_the_source_without_www() {
 }
 
 #[test]
-fn own_domain_is_internal() {
+fn own_host_is_internal() {
     check("https://example.com/pricing", ReferrerSource::Internal);
     check("https://www.example.com/", ReferrerSource::Internal);
-    check("https://blog.example.com/post", ReferrerSource::Internal);
+    // Plausible (source.ex `has_referral?`): only the page's own host is
+    // internal; another subdomain is a referral.
+    check(
+        "https://blog.example.com/post",
+        ext("blog.example.com", Unknown),
+    );
     check("https://EXAMPLE.com/", ReferrerSource::Internal);
     // Only whole labels: notexample.com is someone else.
     check("https://notexample.com/", ext("notexample.com", Unknown));
@@ -128,7 +133,7 @@ fn own_domain_is_internal() {
         ReferrerSource::Internal
     );
     assert_eq!(
-        classify_referrer("https://shop.example.com/", "example.com"),
+        classify_referrer("https://shop.example.com/", "shop.example.com"),
         ReferrerSource::Internal
     );
 }
@@ -277,7 +282,7 @@ fn channel_grouping() {
     );
     check_channel(("markosaric.com", "", "", "", None), Referral);
     check_channel(("", "referral", "", "", None), Referral);
-    check_channel(("ChatGPT", "", "", "", None), Referral);
+    check_channel(("ChatGPT", "", "", "", None), AiAssistants);
     check_channel(("GOOGLE", "CPC", "Google", "", None), PaidSearch);
 }
 

@@ -36,7 +36,7 @@ fn desktop_browsers() {
     );
     check(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91",
-        Ok(("Edge", "120", "Windows", "10", Desktop)),
+        Ok(("Microsoft Edge", "120", "Windows", "10", Desktop)),
     );
     check(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
@@ -76,11 +76,11 @@ fn desktop_browsers() {
     );
     check(
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-        Ok(("Chrome", "120", "Linux", "", Desktop)),
+        Ok(("Chrome", "120", "GNU/Linux", "", Desktop)),
     );
     check(
         "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-        Ok(("Firefox", "120", "Linux", "", Desktop)),
+        Ok(("Firefox", "120", "GNU/Linux", "", Desktop)),
     );
     check(
         "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
@@ -112,7 +112,7 @@ fn phones() {
     );
     check(
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 EdgiOS/120.0.2210.84 Mobile/15E148 Safari/605.1.15",
-        Ok(("Edge", "120", "iOS", "17.1", Mobile)),
+        Ok(("Microsoft Edge", "120", "iOS", "17.1", Mobile)),
     );
     check(
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
@@ -128,7 +128,7 @@ fn phones() {
     );
     check(
         "Mozilla/5.0 (Linux; Android 13; SM-S908B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
-        Ok(("Samsung Internet", "23", "Android", "13", Mobile)),
+        Ok(("Samsung Browser", "23", "Android", "13", Mobile)),
     );
     check(
         "Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
@@ -136,7 +136,7 @@ fn phones() {
     );
     check(
         "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 EdgA/120.0.0.0",
-        Ok(("Edge", "120", "Android", "10", Mobile)),
+        Ok(("Microsoft Edge", "120", "Android", "10", Mobile)),
     );
     check(
         "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36 OPR/79.0.0.0",
@@ -160,7 +160,7 @@ fn phones() {
     );
     check(
         "Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/52.0.2743.116 Mobile Safari/537.36 Edge/15.15063",
-        Ok(("Edge", "15", "Windows Phone", "10.0", Mobile)),
+        Ok(("Microsoft Edge", "15", "Windows Phone", "10.0", Mobile)),
     );
     check(
         "Mozilla/5.0 (Mobile; LYF/F300B/LYF-F300B-001-01-15-130718-i;Android; rv:48.0) Gecko/48.0 Firefox/48.0 KAIOS/2.5",
@@ -184,7 +184,7 @@ fn tablets() {
     );
     check(
         "Mozilla/5.0 (Linux; Android 12; SM-T970) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/22.0 Chrome/111.0.5563.116 Safari/537.36",
-        Ok(("Samsung Internet", "22", "Android", "12", Tablet)),
+        Ok(("Samsung Browser", "22", "Android", "12", Tablet)),
     );
     check(
         "Mozilla/5.0 (Android 13; Tablet; rv:120.0) Gecko/120.0 Firefox/120.0",
@@ -192,7 +192,7 @@ fn tablets() {
     );
     check(
         "Mozilla/5.0 (Linux; Android 9; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/118.4.1 like Chrome/118.0.5993.111 Safari/537.36",
-        Ok(("Silk", "118", "Android", "9", Tablet)),
+        Ok(("Mobile Silk", "118", "Fire OS", "9", Tablet)),
     );
 }
 
@@ -266,7 +266,6 @@ fn http_libraries() {
         "axios/1.6.2",
         "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
         "PostmanRuntime/7.36.0",
-        "Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)",
         "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.22621.2506",
         "GuzzleHttp/7.8.1 curl/8.4.0 PHP/8.2.13",
         "HTTPie/3.2.2",
@@ -286,16 +285,77 @@ fn implausible_user_agents() {
         &format!("Mozilla/5.0 (Windows NT 10.0) {}", "A".repeat(1100)),
         Err(BotReason::TooLong),
     );
-    check("Mozilla/5.0 (compatible)", Err(BotReason::Implausible));
+    // The shape of a crawler: `(compatible; ...)` with nothing recognizable.
+    check("Mozilla/5.0 (compatible)", Err(BotReason::Crawler));
     check("this is not a browser at all", Err(BotReason::Implausible));
-    check(
-        "Mozilla/5.0 Gecko/20100101 Firefox/121.0",
-        Err(BotReason::Implausible),
-    );
-    check(
-        "SomeApp/1.0 (iPhone; iOS 17.1; Scale/3.00)",
-        Err(BotReason::Implausible),
-    );
+}
+
+/// Real visitors with odd User-Agents are kept (device-detector's fixtures
+/// have them; Plausible records them): a browser or an OS is enough.
+#[test]
+fn odd_but_real_user_agents_are_kept() {
+    for (user_agent, browser, os, device) in [
+        (
+            "Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)",
+            "Android Browser",
+            "Android",
+            Device::Mobile,
+        ),
+        (
+            "Mozilla/5.0 Linux; Android 9; SM-A600U AppleWebKit/537.36 KHTML, like Gecko Chrome/75.0.3770.101 Mobile Safari/537.36",
+            "Chrome",
+            "Android",
+            Device::Mobile,
+        ),
+        (
+            "Mozilla/5.0 Gecko/20100101 Firefox/121.0",
+            "Firefox",
+            "",
+            Device::Unknown,
+        ),
+        (
+            "SomeApp/1.0 (iPhone; iOS 17.1; Scale/3.00)",
+            "",
+            "iOS",
+            Device::Mobile,
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 11; MiPad 5 Build/RKQ1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+            "Chrome",
+            "Android",
+            Device::Tablet,
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 12; Robot X1 Build/S1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+            "Chrome",
+            "Android",
+            Device::Mobile,
+        ),
+    ] {
+        let got = ua::classify(user_agent);
+        assert_eq!(
+            got.as_ref()
+                .map(|u| (u.browser.as_str(), u.os.as_str(), u.device)),
+            Ok((browser, os, device)),
+            "{user_agent}"
+        );
+    }
+}
+
+/// Bots device-detector lists that dress as browsers (issue 15).
+#[test]
+fn agents_inside_the_comment_are_bots() {
+    for user_agent in [
+        "Mozilla/5.0 (X11; Linux x86_64)AppleWebKit/537.36 (KHTML, like Gecko; Google-Ads-Qualify)Chrome/85.0.4183.140 Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko; Google Search Console) Chrome/41.0.2272.118 Safari/537.36",
+        "Mozilla/5.0 (iPhone; U; CPU iPhone OS 4_0_1 like Mac OS X; en-us) AppleWebKit/537.4 (KHTML, like Gecko; Google Page Speed Insights) Version/4.0 Mobile Safari/532.9",
+        "Mozilla/5.0 (Linux; Android 8.0; Pixel 2 Build/OPD3.170816.012; DuplexWeb-Google/1.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/74.0.3729.131 Mobile Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 (Cloudflare-Observatory)",
+        "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ChatGPT-User/1.0; +https://openai.com/bot)",
+    ] {
+        assert!(ua::classify(user_agent).is_err(), "{user_agent}");
+    }
 }
 
 #[test]

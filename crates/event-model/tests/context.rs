@@ -57,6 +57,8 @@ fn country_codes() {
     check("DE", Some("DE"));
     check(" fr ", Some("FR"));
     check("XX", None);
+    check("ZZ", None);
+    check("zz", None);
     check("T1", None);
     check("A1", None);
     check("", None);
@@ -93,4 +95,43 @@ fn from_headers() {
         !debug.contains("203.0.113.9") && debug.contains("<redacted>"),
         "{debug}"
     );
+}
+
+#[test]
+fn proxy_headers_are_parsed() {
+    use glinto_event_model::context::{forwarded_ip, proxy_client_ip};
+    let check = |value: &str, expected: Option<&str>| {
+        assert_eq!(forwarded_ip(value), expected.and_then(ip), "{value}");
+    };
+    check(
+        "for=192.0.2.60;proto=http;by=203.0.113.43",
+        Some("192.0.2.60"),
+    );
+    check(
+        r#"for="[2001:db8:cafe::17]:4711""#,
+        Some("2001:db8:cafe::17"),
+    );
+    check("For=unknown, for=198.51.100.17", Some("198.51.100.17"));
+    check("for=_hidden;proto=https", None);
+    check("proto=https", None);
+    let headers = |pairs: &[(&'static str, &'static str)]| proxy_client_ip(pairs.iter().copied());
+    assert_eq!(
+        headers(&[
+            ("Forwarded", "for=192.0.2.60"),
+            ("B-Forwarded-For", "198.51.100.1")
+        ]),
+        ip("192.0.2.60")
+    );
+    assert_eq!(
+        headers(&[("B-Forwarded-For", "198.51.100.1, 10.0.0.1")]),
+        ip("198.51.100.1")
+    );
+    assert_eq!(
+        headers(&[
+            ("forwarded", "for=192.0.2.60"),
+            ("X-Forwarded-For", "203.0.113.9")
+        ]),
+        ip("203.0.113.9")
+    );
+    assert_eq!(headers(&[("user-agent", "x")]), None);
 }

@@ -78,6 +78,7 @@ fn expected(site: &str, f: impl FnOnce(&mut Event)) -> Event {
         props: Vec::new(),
         revenue: None,
         interactive: true,
+        engagement: None,
         visitor_id: ids.current,
         previous_visitor_id: ids.previous,
         session_id: None,
@@ -150,11 +151,11 @@ fn normalizes_the_page_url() {
     };
     check(
         &body("data:text/html,hi", ""),
-        invalid("scheme `data` is not http or https"),
+        invalid("scheme `data` is not allowed"),
     );
     check(
         &body("javascript:alert(1)", ""),
-        invalid("scheme `javascript` is not http or https"),
+        invalid("scheme `javascript` is not allowed"),
     );
     check(
         &body("/relative", ""),
@@ -181,15 +182,18 @@ fn utm_ref_and_referrer_sources() {
     check(
         &body("https://example.com/?ref=producthunt&source=ignored", ""),
         Ok(vec![expected("example.com", |e| {
+            // Plausible: utm_source = utm_source || source || ref.
             e.source = "ignored".into();
-            e.channel = channel("ignored", "", "", "", "");
+            e.utm_source = "ignored".into();
+            e.channel = channel("ignored", "", "ignored", "", "");
         })]),
     );
     check(
         &body("https://example.com/?ref=producthunt", ""),
         Ok(vec![expected("example.com", |e| {
             e.source = "producthunt".into();
-            e.channel = channel("producthunt", "", "", "", "");
+            e.utm_source = "producthunt".into();
+            e.channel = channel("producthunt", "", "producthunt", "", "");
         })]),
     );
     check(
@@ -202,8 +206,11 @@ fn utm_ref_and_referrer_sources() {
                 referrer::classify_referrer("https://www.google.com/", "example.com")
             {
                 e.source = source;
-                e.referrer = "https://www.google.com/".into();
+                // Stored as Plausible stores it: host and path, no scheme.
+                e.referrer = "google.com".into();
             }
+            // Plausible infers the medium of a Google ad click.
+            e.utm_medium = "(gclid)".into();
             e.channel = channel(&e.source, "", "", "", "gclid");
         })]),
     );
@@ -410,6 +417,7 @@ fn derived_event_ids() {
         props: &[],
         revenue: None,
         interactive: true,
+        engagement: None,
         screen_width: None,
         received_at_ms: window_start,
     };
@@ -435,6 +443,7 @@ fn derived_ids_are_pinned() {
             amount_micros: 1,
         }),
         interactive: true,
+        engagement: None,
         screen_width: Some(1280),
         received_at_ms: NOW,
     };

@@ -20,6 +20,8 @@ fn base() -> Payload<'static> {
         hash_mode: false,
         screen_width: None,
         event_id: None,
+        engagement: None,
+        dropped: Default::default(),
     }
 }
 
@@ -40,6 +42,32 @@ fn check(body: &str, expected: Result<Payload<'static>, Error>) {
         expected,
         "body: {body}"
     );
+}
+
+/// The event is kept without the fields named in `dropped` (Plausible's rule).
+fn check_dropped(body: &str, expected: Payload<'static>, dropped: &[&str]) {
+    check_dropped_in(
+        parse_body(body.as_bytes(), MAX_BODY_BYTES),
+        expected,
+        dropped,
+        body,
+    );
+}
+
+fn check_dropped_in(
+    actual: Result<Payload<'_>, Error>,
+    mut expected: Payload<'static>,
+    dropped: &[&str],
+    input: &str,
+) {
+    let actual = actual.unwrap_or_else(|e| panic!("{input}: {e}"));
+    assert_eq!(
+        actual.dropped.fields().collect::<Vec<_>>(),
+        dropped,
+        "input: {input}"
+    );
+    expected.dropped = actual.dropped;
+    assert_eq!(actual, expected, "input: {input}");
 }
 
 fn check_pixel(query: &str, expected: Result<Payload<'static>, Error>) {
@@ -159,20 +187,27 @@ fn props_follow_plausible() {
             unit: "bytes (value)",
         }),
     );
+    // Props that are not an object are dropped, the event kept.
+    for bad in [r#""not json""#, "[1]", "7", "true", r#""[1]""#] {
+        check_dropped(&body(&format!(r#","p":{bad}"#)), base(), &["props"]);
+    }
     check(
-        &body(r#","p":"not json""#),
-        wrong(
-            "props",
-            "an object of scalar values, or a JSON string of one",
-        ),
+        &body(r#","p":"{\"a\":1}""#),
+        with(|p| p.props = props(&[("a", "1")])),
     );
-    check(
-        &body(r#","p":[1]"#),
-        wrong(
-            "props",
-            "an object of scalar values, or a JSON string of one",
-        ),
-    );
+    // Flat key -> scalar: nested values are dropped, and nesting deeper than
+    // serde_json's recursion limit (128) rejects the body instead of being walked.
+    let deep = format!("{}{}", "[".repeat(60_000), "]".repeat(60_000));
+    let deep_body = body(&format!(r#","p":{{"a":{deep}}}"#));
+    assert!(matches!(
+        parse_body(deep_body.as_bytes(), usize::MAX),
+        Err(Error::Malformed { .. })
+    ));
+    let deep_body = body(&format!(r#","x":{deep}"#));
+    assert!(matches!(
+        parse_body(deep_body.as_bytes(), usize::MAX),
+        Err(Error::Malformed { .. })
+    ));
 }
 
 #[test]
@@ -223,32 +258,39 @@ fn limits_and_types() {
         r#"{"n":"pageview","d":"example.com"}"#,
         Err(Error::Missing { field: "url" }),
     );
+    // No domain: the ingestor takes the site from the URL; a blank one is an error.
     check(
         r#"{"n":"pageview","u":"https://example.com/","d":" "}"#,
         Err(Error::Missing { field: "domain" }),
     );
     check(
+        r#"{"n":"pageview","u":"https://example.com/"}"#,
+        with(|p| p.domain = "".into()),
+    );
+    check(
         r#"{"n":null,"u":"https://example.com/","d":"example.com"}"#,
         Err(Error::Missing { field: "name" }),
     );
+    // A field under two names: Plausible reads `n || name`, `m || meta || p || props`.
+    check(&body(r#","name":"x""#), with(|_| {}));
+    check(&format!(r#"{{"name":"x",{}"#, &body("")[1..]), with(|_| {}));
     check(
-        &body(r#","name":"x""#),
-        Err(Error::Duplicate { field: "name" }),
+        &body(r#","p":{"from":"p"},"m":{"from":"m"},"meta":{"from":"meta"}"#),
+        with(|p| p.props = props(&[("from", "m")])),
     );
     check(
-        &body(r#","p":{},"meta":{}"#),
-        Err(Error::Duplicate { field: "props" }),
+        r#"{"n":404,"u":"https://example.com/","d":"example.com"}"#,
+        with(|p| p.name = "404".into()),
     );
     check(
-        r#"{"n":7,"u":"https://example.com/","d":"example.com"}"#,
-        wrong("name", "a string"),
+        r#"{"n":1.5,"u":"https://example.com/","d":"example.com"}"#,
+        wrong("name", "a string or an integer"),
     );
-    check(&body(r#","i":"yes""#), wrong("interactive", "a boolean"));
-    check(&body(r#","h":2"#), wrong("hashMode", "a boolean or 0/1"));
-    check(
-        &body(r#","w":-1"#),
-        wrong("screen_width", "a non-negative integer below 2^32"),
-    );
+    check_dropped(&body(r#","i":"yes""#), base(), &["interactive"]);
+    check_dropped(&body(r#","h":2"#), base(), &["hashMode"]);
+    check_dropped(&body(r#","w":-1"#), base(), &["screen_width"]);
+    check_dropped(&body(r#","w":1440.5"#), base(), &["screen_width"]);
+    check_dropped(&body(r#","r":42"#), base(), &["referrer"]);
     check(
         &body(r#","event_id":1.5"#),
         wrong(
@@ -263,13 +305,7 @@ fn limits_and_types() {
             "an unsigned 64-bit integer (number or decimal string)",
         ),
     );
-    check(
-        &body(r#","revenue":"12""#),
-        wrong(
-            "revenue",
-            "an object {\"currency\": string, \"amount\": number or string}",
-        ),
-    );
+    check_dropped(&body(r#","revenue":"12""#), base(), &["revenue"]);
 }
 
 #[test]
@@ -307,39 +343,28 @@ fn revenue() {
         rev("USD", 1_000_000_000_000_000_000),
     );
     check(&body(r#","revenue":null"#), with(|_| {}));
-    let invalid = |reason: &str| {
-        Err(Error::Invalid {
-            field: "revenue",
-            reason: reason.into(),
-        })
-    };
+    // Revenue as a JSON string of an object (Plausible: request_test.exs
+    // "parses revenue source field from a json string").
     check(
-        &body(r#","revenue":{"currency":"EURO","amount":1}"#),
-        invalid(r#"currency "EURO" is not an ISO 4217 code"#),
+        &body(r#","revenue":"{\"amount\":20.2,\"currency\":\"EUR\"}""#),
+        rev("EUR", 20_200_000),
     );
-    check(
-        &body(r#","revenue":{"currency":"XYZ","amount":1}"#),
-        invalid(r#"currency "XYZ" is not an ISO 4217 code"#),
-    );
-    check(
-        &body(r#","revenue":{"currency":"EUR","amount":"1e3"}"#),
-        invalid(r#"amount "1e3" is not a decimal number of at most 1000000000000 units"#),
-    );
-    check(
-        &body(r#","revenue":{"currency":"EUR","amount":"1000000000001"}"#),
-        invalid(r#"amount "1000000000001" is not a decimal number of at most 1000000000000 units"#),
-    );
-    check(
-        &body(r#","revenue":{"currency":"EUR","amount":"."}"#),
-        invalid(r#"amount "." is not a decimal number of at most 1000000000000 units"#),
-    );
-    check(
-        &body(r#","revenue":{"currency":"EUR","amount":1e300}"#),
-        invalid(&format!(
-            "amount {:?} is not a decimal number of at most 1000000000000 units",
-            1e300_f64.to_string()
-        )),
-    );
+    // Bad revenue is dropped and the event kept (Plausible: "ignores revenue
+    // data when currency is invalid").
+    for bad in [
+        r#"{"currency":"EURO","amount":1}"#,
+        r#"{"currency":"EEEE","amount":1233.2}"#,
+        r#"{"currency":"XYZ","amount":1}"#,
+        r#"{"currency":"EUR","amount":"1e3"}"#,
+        r#"{"currency":"EUR","amount":"1000000000001"}"#,
+        r#"{"currency":"EUR","amount":"."}"#,
+        r#"{"currency":"EUR","amount":1e300}"#,
+        r#"{"currency":"EUR"}"#,
+        r#""not json""#,
+        "[1]",
+    ] {
+        check_dropped(&body(&format!(r#","revenue":{bad}"#)), base(), &["revenue"]);
+    }
     assert!(is_currency("EUR") && is_currency("CHF") && !is_currency("eur") && !is_currency("BTC"));
 }
 
@@ -417,30 +442,35 @@ fn pixel_query() {
     );
     check_pixel(
         "n=a&name=b&u=https://example.com/&d=example.com",
-        Err(Error::Duplicate { field: "name" }),
+        with(|p| p.name = "a".into()),
     );
-    check_pixel(
-        "n=a&u=https://example.com/&d=example.com&i=maybe",
-        wrong("interactive", "a boolean"),
-    );
-    check_pixel(
-        "n=a&u=https://example.com/&d=example.com&w=wide",
-        wrong("screen_width", "a non-negative integer below 2^32"),
-    );
-    check_pixel(
-        "n=a&u=https://example.com/&d=example.com&p=%5B%5D",
-        wrong(
-            "props",
-            "an object of scalar values, or a JSON string of one",
+    let named_a = || {
+        let mut p = base();
+        p.name = "a".into();
+        p
+    };
+    for (query, field) in [
+        (
+            "n=a&u=https://example.com/&d=example.com&i=maybe",
+            "interactive",
         ),
-    );
-    check_pixel(
-        "n=a&u=https://example.com/&d=example.com&revenue=12",
-        wrong(
+        (
+            "n=a&u=https://example.com/&d=example.com&w=wide",
+            "screen_width",
+        ),
+        ("n=a&u=https://example.com/&d=example.com&p=%5B%5D", "props"),
+        (
+            "n=a&u=https://example.com/&d=example.com&revenue=12",
             "revenue",
-            "an object {\"currency\": string, \"amount\": number or string}",
         ),
-    );
+    ] {
+        check_dropped_in(
+            parse_pixel(query, MAX_BODY_BYTES),
+            named_a(),
+            &[field],
+            query,
+        );
+    }
     check_pixel(
         &"x".repeat(MAX_BODY_BYTES + 1),
         Err(Error::TooLarge {

@@ -37,6 +37,10 @@
 //! for a retired replica loses the difference (that is the precondition being
 //! broken, not a double count). Merge stays a join whatever the owner does:
 //! the rule only decides whether the *value* is right.
+//!
+//! The mechanism exists once, `Replicas` (crate-private), generic over the
+//! totals a replica writes: a `u64` here, the eight cumulative counts of a
+//! rollup cell's [`crate::rollup::Tally`] there ([`crate::rollup::SiteRollup::compact`]).
 
 use std::cmp::Ordering;
 
@@ -60,6 +64,113 @@ const GCOUNTER_V1: u8 = 1;
 /// The version tag of the [`PNCounter`] encoding.
 const PNCOUNTER_V1: u8 = 1;
 
+/// Cumulative totals one replica writes (a counter's `u64`, a rollup cell's
+/// [`crate::rollup::Counts`]): merged by maximum, folded into a base by sum.
+pub(crate) trait Totals: Copy + Default + PartialEq {
+    /// The larger of two totals of one replica (field by field).
+    fn join(&mut self, other: &Self);
+    /// Adds a retired replica's totals into a base (saturating).
+    fn fold(&mut self, other: &Self);
+    /// Whether there is nothing to store.
+    fn is_zero(&self) -> bool;
+}
+
+impl Totals for u64 {
+    fn join(&mut self, other: &Self) {
+        *self = (*self).max(*other);
+    }
+    fn fold(&mut self, other: &Self) {
+        *self = self.saturating_add(*other);
+    }
+    fn is_zero(&self) -> bool {
+        *self == 0
+    }
+}
+
+/// The mechanism of this module, once, for every per-replica aggregate
+/// ([`GCounter`], [`PNCounter`] and rollup tallies): live replicas' totals
+/// sorted by replica, none zero, none below the watermark, and the base
+/// that holds the retired ones (module docs: the watermark rule).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Replicas<T> {
+    pub(crate) watermark: u64,
+    pub(crate) base: T,
+    pub(crate) entries: Vec<(ReplicaId, T)>,
+}
+
+impl<T: Totals> Replicas<T> {
+    /// Folds every replica below `watermark` into the base; a watermark at
+    /// or below the current one changes nothing.
+    pub(crate) fn compact(&mut self, watermark: u64) {
+        if watermark <= self.watermark {
+            return;
+        }
+        let split = self.entries.partition_point(|e| e.0.0 < watermark);
+        for (_, totals) in self.entries.drain(..split) {
+            self.base.fold(&totals);
+        }
+        self.watermark = watermark;
+    }
+
+    /// The join: the larger watermark with its base (equal watermarks: the
+    /// larger base), per-replica maxima, entries below the watermark dropped.
+    pub(crate) fn merge(&mut self, other: &Self) {
+        if other.watermark > self.watermark {
+            self.watermark = other.watermark;
+            self.base = other.base;
+        } else if other.watermark == self.watermark {
+            self.base.join(&other.base);
+        }
+        let watermark = self.watermark;
+        let (ours, theirs) = (&self.entries, &other.entries);
+        let mut merged = Vec::with_capacity(ours.len().max(theirs.len()));
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let next = match (ours.get(i), theirs.get(j)) {
+                (Some(&x), Some(&y)) => match x.0.cmp(&y.0) {
+                    Ordering::Less => {
+                        i += 1;
+                        x
+                    }
+                    Ordering::Greater => {
+                        j += 1;
+                        y
+                    }
+                    Ordering::Equal => {
+                        i += 1;
+                        j += 1;
+                        let mut joined = x.1;
+                        joined.join(&y.1);
+                        (x.0, joined)
+                    }
+                },
+                (Some(&x), None) => {
+                    i += 1;
+                    x
+                }
+                (None, Some(&y)) => {
+                    j += 1;
+                    y
+                }
+                (None, None) => break,
+            };
+            if next.0.0 >= watermark && !next.1.is_zero() {
+                merged.push(next);
+            }
+        }
+        self.entries = merged;
+    }
+
+    /// The base plus every live replica's totals.
+    pub(crate) fn total(&self) -> T {
+        let mut sum = self.base;
+        for (_, totals) in &self.entries {
+            sum.fold(totals);
+        }
+        sum
+    }
+}
+
 /// A grow-only counter: one total per replica, merged by maximum, with
 /// watermark compaction (see the module docs).
 ///
@@ -67,9 +178,7 @@ const PNCOUNTER_V1: u8 = 1;
 /// by replica, none zero, none below the watermark.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GCounter {
-    watermark: u64,
-    base: u64,
-    entries: Vec<(ReplicaId, u64)>,
+    r: Replicas<u64>,
 }
 
 impl GCounter {
@@ -84,83 +193,73 @@ impl GCounter {
     ///
     /// [`Error::RetiredReplica`] if `replica` is below the watermark.
     pub fn increment(&mut self, replica: ReplicaId, by: u64) -> Result<()> {
-        if replica.0 < self.watermark {
+        if replica.0 < self.r.watermark {
             return Err(Error::RetiredReplica {
                 replica: replica.0,
-                watermark: self.watermark,
+                watermark: self.r.watermark,
             });
         }
         if by == 0 {
             return Ok(());
         }
-        match self.entries.binary_search_by_key(&replica, |e| e.0) {
-            Ok(i) => self.entries[i].1 = self.entries[i].1.saturating_add(by),
-            Err(i) => self.entries.insert(i, (replica, by)),
+        match self.r.entries.binary_search_by_key(&replica, |e| e.0) {
+            Ok(i) => self.r.entries[i].1 = self.r.entries[i].1.saturating_add(by),
+            Err(i) => self.r.entries.insert(i, (replica, by)),
         }
         Ok(())
     }
 
     /// The count: the base plus every live replica's total (saturating).
     pub fn value(&self) -> u64 {
-        self.entries
-            .iter()
-            .fold(self.base, |sum, e| sum.saturating_add(e.1))
+        self.r.total()
     }
 
     /// `replica`'s own total (0 for unknown or retired replicas).
     pub fn get(&self, replica: ReplicaId) -> u64 {
-        self.entries
+        self.r
+            .entries
             .binary_search_by_key(&replica, |e| e.0)
-            .map_or(0, |i| self.entries[i].1)
+            .map_or(0, |i| self.r.entries[i].1)
     }
 
     /// Every replica below this id is retired and folded into [`base`](Self::base).
     pub fn watermark(&self) -> ReplicaId {
-        ReplicaId(self.watermark)
+        ReplicaId(self.r.watermark)
     }
 
     /// The sum of the retired replicas' totals.
     pub fn base(&self) -> u64 {
-        self.base
+        self.r.base
     }
 
     /// The live replicas and their totals, sorted by replica.
     pub fn entries(&self) -> impl ExactSizeIterator<Item = (ReplicaId, u64)> + '_ {
-        self.entries.iter().copied()
+        self.r.entries.iter().copied()
     }
 
     /// Folds every replica below `watermark` into the base. Only the single
     /// compaction owner calls this, and only past retired replicas (module
     /// docs). A watermark at or below the current one changes nothing.
     pub fn compact(&mut self, watermark: ReplicaId) {
-        if watermark.0 <= self.watermark {
-            return;
-        }
-        let split = self.entries.partition_point(|e| e.0 < watermark);
-        let folded = self.entries[..split]
-            .iter()
-            .fold(0u64, |sum, e| sum.saturating_add(e.1));
-        self.base = self.base.saturating_add(folded);
-        self.entries.drain(..split);
-        self.watermark = watermark.0;
+        self.r.compact(watermark.0);
     }
 
     /// The encoded form: version `1`, varint watermark, varint base, varint
     /// entry count, then per entry the varint replica-id gap (the first gap
     /// is from the watermark) and the varint total. See docs/wire-format.md.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4 + 4 * self.entries.len());
+        let mut out = Vec::with_capacity(4 + 4 * self.r.entries.len());
         out.push(GCOUNTER_V1);
         self.encode_body(&mut out);
         out
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) {
-        put_varint(out, self.watermark);
-        put_varint(out, self.base);
-        put_varint(out, self.entries.len() as u64);
-        let mut previous = self.watermark;
-        for &(replica, total) in &self.entries {
+        put_varint(out, self.r.watermark);
+        put_varint(out, self.r.base);
+        put_varint(out, self.r.entries.len() as u64);
+        let mut previous = self.r.watermark;
+        for &(replica, total) in &self.r.entries {
             put_varint(out, replica.0 - previous);
             put_varint(out, total);
             previous = replica.0;
@@ -206,57 +305,18 @@ impl GCounter {
             previous = replica;
         }
         Ok(Self {
-            watermark,
-            base,
-            entries,
+            r: Replicas {
+                watermark,
+                base,
+                entries,
+            },
         })
     }
 }
 
 impl Lattice for GCounter {
     fn merge(&mut self, other: &Self) {
-        if other.watermark > self.watermark {
-            self.watermark = other.watermark;
-            self.base = other.base;
-        } else if other.watermark == self.watermark {
-            self.base = self.base.max(other.base);
-        }
-        let watermark = self.watermark;
-        let (ours, theirs) = (&self.entries, &other.entries);
-        let mut merged = Vec::with_capacity(ours.len().max(theirs.len()));
-        let (mut i, mut j) = (0, 0);
-        loop {
-            let next = match (ours.get(i), theirs.get(j)) {
-                (Some(&x), Some(&y)) => match x.0.cmp(&y.0) {
-                    Ordering::Less => {
-                        i += 1;
-                        x
-                    }
-                    Ordering::Greater => {
-                        j += 1;
-                        y
-                    }
-                    Ordering::Equal => {
-                        i += 1;
-                        j += 1;
-                        (x.0, x.1.max(y.1))
-                    }
-                },
-                (Some(&x), None) => {
-                    i += 1;
-                    x
-                }
-                (None, Some(&y)) => {
-                    j += 1;
-                    y
-                }
-                (None, None) => break,
-            };
-            if next.0.0 >= watermark {
-                merged.push(next);
-            }
-        }
-        self.entries = merged;
+        self.r.merge(&other.r);
     }
 
     fn validate_merge(&self, _other: &Self) -> Result<()> {
@@ -331,7 +391,7 @@ impl PNCounter {
     /// The encoded form: version `1`, then the increments' and the
     /// decrements' [`GCounter`] bodies (without their version byte).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + 4 * self.increments.entries.len());
+        let mut out = Vec::with_capacity(8 + 4 * self.increments.r.entries.len());
         out.push(PNCOUNTER_V1);
         self.increments.encode_body(&mut out);
         self.decrements.encode_body(&mut out);
@@ -350,7 +410,7 @@ impl PNCounter {
         let increments = GCounter::decode_body(&mut reader)?;
         let decrements = GCounter::decode_body(&mut reader)?;
         reader.finish()?;
-        if increments.watermark != decrements.watermark {
+        if increments.r.watermark != decrements.r.watermark {
             return Err(reader.malformed("watermark", "the two halves differ"));
         }
         Ok(Self {
@@ -362,10 +422,10 @@ impl PNCounter {
 
 impl GCounter {
     fn check_live(&self, replica: ReplicaId) -> Result<()> {
-        if replica.0 < self.watermark {
+        if replica.0 < self.r.watermark {
             Err(Error::RetiredReplica {
                 replica: replica.0,
-                watermark: self.watermark,
+                watermark: self.r.watermark,
             })
         } else {
             Ok(())

@@ -15,22 +15,26 @@
 //!   touched only in a lost delta is missing until any later delta touches
 //!   it again, so lost deltas must be re-sent.
 //!
-//! Encoding (`docs/wire-format.md`, section `rollup`): the version tag `2`,
-//! varint `replica`, varint `seq`, then the version-2 rollup body (the
+//! Encoding (`docs/wire-format.md`, section `rollup`): the version tag `3`,
+//! varint `replica`, varint `seq`, then the version-3 rollup body (the
 //! rollup's encoding without its version byte). [`Delta::decode`] also reads
-//! version 1 (postcard of `(replica, seq, version-1 rollup body)`), which
-//! nothing writes any more but tests (`testing` feature: `encode_v1`).
+//! version 2 (the same with the version-2 body) and version 1 (postcard of
+//! `(replica, seq, version-1 rollup body)`), which nothing writes any more
+//! but tests (`testing` feature: `encode_v1`).
 
 use crate::bits::{Reader, put_varint};
 use crate::counter::ReplicaId;
 use crate::lattice::Lattice;
-use crate::rollup::{RollupWire, SiteRollup, decode_v2, postcard_error};
+use crate::rollup::{ROLLUP_V3, RollupWire, SiteRollup, decode_body, postcard_error};
 use crate::{Error, Result};
 
 /// The version tag of the retired postcard encoding.
 const DELTA_V1: u8 = 1;
-/// The version tag of the encoding [`Delta::encode`] writes.
+/// The version-2 rollup body without compacted tallies.
 const DELTA_V2: u8 = 2;
+/// The version tag of the encoding [`Delta::encode`] writes: its body is
+/// the rollup's version-3 body.
+const DELTA_V3: u8 = ROLLUP_V3;
 
 const KIND: &str = "delta";
 
@@ -81,13 +85,13 @@ impl Delta {
         &self.rollup
     }
 
-    /// The version-tagged encoding: version 2, the rollup's version-2 body
+    /// The version-tagged encoding: version 3, the rollup's version-3 body
     /// after the delta's `(replica, seq)`. Deterministic.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![DELTA_V2];
+        let mut out = vec![DELTA_V3];
         put_varint(&mut out, self.replica.0);
         put_varint(&mut out, self.seq);
-        self.rollup.encode_v2_body(&mut out);
+        self.rollup.encode_body(&mut out);
         out
     }
 
@@ -103,12 +107,12 @@ impl Delta {
         postcard::to_extend(&wire, vec![DELTA_V1]).unwrap_or_else(|_| vec![DELTA_V1])
     }
 
-    /// Decodes a delta of any version this build reads: 2 ([`Self::encode`])
-    /// or the retired 1.
+    /// Decodes a delta of any version this build reads: 3 ([`Self::encode`])
+    /// or the retired 1 and 2.
     ///
     /// # Errors
     ///
-    /// [`Error::UnsupportedVersion`] for an unknown tag (`supported: "1, 2"`);
+    /// [`Error::UnsupportedVersion`] for an unknown tag (`supported: "1, 2, 3"`);
     /// as [`SiteRollup::decode`] for the body; [`Error::Malformed`] when the
     /// body does not contain its own `(replica, seq)`.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -117,11 +121,11 @@ impl Delta {
             field: "version",
         })?;
         let (replica, seq, rollup) = match version {
-            DELTA_V2 => {
+            DELTA_V2 | DELTA_V3 => {
                 let mut r = Reader::new(body, KIND);
                 let replica = r.varint("replica")?;
                 let seq = r.varint("seq")?;
-                (replica, seq, decode_v2(r.rest())?)
+                (replica, seq, decode_body(r.rest(), version)?)
             }
             DELTA_V1 => {
                 let (wire, rest) =
@@ -138,7 +142,7 @@ impl Delta {
                 return Err(Error::UnsupportedVersion {
                     kind: KIND,
                     found,
-                    supported: "1, 2",
+                    supported: "1, 2, 3",
                 });
             }
         };

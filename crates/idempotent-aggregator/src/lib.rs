@@ -13,12 +13,19 @@
 //!   one-writer rule and watermark compaction;
 //! - [`sketch`]: [`UniqueSketch`], HyperLogLog++ unique visitors in ~6 KB
 //!   (exact below a thousand), with a compact versioned encoding.
+//!
+//! Built on them: [`writer::SiteWriter`] (one site's single writer: events in,
+//! [`dedup::Admission`] out, deltas and snapshots), [`delta::Delta`] and
+//! [`rollup::SiteRollup`] (hourly cells that merge deltas and answer
+//! queries). Words such as *visit-level*, *profile* and *compaction* are
+//! defined in `docs/ARCHITECTURE.md`, section "Glossary".
 
 mod bits;
 pub mod counter;
 pub mod dedup;
 pub mod delta;
 mod error;
+mod intern;
 pub mod lattice;
 pub mod rollup;
 pub mod session;

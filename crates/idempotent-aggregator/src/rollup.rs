@@ -12,15 +12,15 @@
 //!
 //! # What each dimension counts
 //! - Event-level counts (`pageviews`, `events`) go to the hour of the event:
-//!   - the visitor-level dimensions ([`Dimension::is_visit_level`]: hostname,
+//!   - the visit-level dimensions ([`Dimension::is_visit_level`]: hostname,
 //!     source, referrer, channel, UTM, country, browser, OS, device, screen)
 //!     and [`Dimension::Total`] count every event, and their sketches every
 //!     visitor;
 //!   - [`Dimension::Page`] counts page views only (a custom event's page is
 //!     not a page view of it); [`Dimension::Goal`] counts custom events by
 //!     name; [`Dimension::Prop`] counts events by `key=value`.
-//! - Visit-level counts (`visits`, `bounces`, `duration`) go to the hour the
-//!   visit started, under the visit's *first* event's visitor-level values,
+//! - Visit counts (`visits`, `bounces`, `duration`) go to the hour the
+//!   visit started, under the visit's *first* event's visit-level values,
 //!   its entry page ([`Dimension::EntryPage`]) and exit page
 //!   ([`Dimension::ExitPage`]), and the total. Page, goal and prop cells hold
 //!   no visit counts.
@@ -68,16 +68,15 @@ mod query;
 mod select;
 mod seq;
 mod tally;
-mod values;
 
+pub(crate) use crate::intern::Values;
 pub(crate) use codec_v1::{RollupWire, postcard_error};
-pub(crate) use codec_v2::decode_v2;
+pub(crate) use codec_v2::{ROLLUP_V3, decode_body};
 pub use dimension::{DIMENSIONS, Dimension};
 pub use query::{HourRange, OrderBy, Row, Stats};
 pub use seq::SeqSet;
 use tally::read_counts;
 pub use tally::{Cell, Counts, Metrics, Tally};
-pub(crate) use values::Values;
 
 /// Milliseconds in one hour bucket.
 pub const HOUR_MS: u64 = 3_600_000;
@@ -213,6 +212,23 @@ impl SiteRollup {
     /// Number of cells over all hours.
     pub fn cell_count(&self) -> usize {
         self.hours.values().map(HourCells::len).sum()
+    }
+
+    /// Folds, in every cell, the totals of every replica below `watermark`
+    /// into the cell's base ([`Tally::compact`]): what keeps per-replica
+    /// entries from piling up as writers come and go. Only the single
+    /// compaction owner of the rollup calls it, and only past replicas that
+    /// are retired: they will never write again and every delta they wrote
+    /// has been applied here (`crate::counter`, "the watermark rule"). A copy
+    /// taken before compaction then merges in without double counting.
+    pub fn compact(&mut self, watermark: ReplicaId) {
+        for cells in self.hours.values_mut() {
+            for map in &mut cells.dims {
+                for cell in map.values_mut() {
+                    cell.tally.compact(watermark);
+                }
+            }
+        }
     }
 }
 

@@ -68,7 +68,7 @@ pub(crate) struct Hit {
     pub(crate) visitor_id: u64,
     /// Interned page (pathname) id.
     pub(crate) page: u32,
-    /// Interned profile ids `(visitor profile, session profile)`: the
+    /// Interned profile ids `(visitor profile, visit profile)`: the
     /// visit-level dimension values (country, browser... and source, UTM...)
     /// of this event.
     pub(crate) profile: (u32, u32),

@@ -13,7 +13,7 @@
 //! - dimension values are interned once (`u32` ids, strings in one dense
 //!   buffer); the visit-level values of an event are interned as two
 //!   *profiles*, the visitor's (country, browser and version, OS and version,
-//!   device, screen) and the session's (hostname, source, referrer, channel,
+//!   device, screen) and the visit's (hostname, source, referrer, channel,
 //!   UTM), each hashed field by field and compared with word loads;
 //! - the visitor's timeline carries a [`Memo`] of where its last event was
 //!   counted (hour, profiles, groups): an event with the same profiles as the
@@ -34,21 +34,22 @@
 //! Measured (docs/benchmarks.md, section `aggregator-engine`): 0.6–0.9 µs
 //! per event on the 10M-event stream's first 200 000 lines (criterion, one
 //! site; the input's memory layout moves it), 1.3–1.8 µs over the whole
-//! stream, against a target of 300 ns that `examples/apply_floor.rs` shows
-//! is out of reach on the measuring machine (3 of the 22 dimensions cost
-//! 175–405 ns/event there with the cheapest structures); about 3 600
+//! stream; `examples/profile_floor.rs` measures the machine's floor under it
+//! (3 of the 22 dimensions cost 175–405 ns/event there with the cheapest
+//! structures; `docs/decisions.md`); about 3 600
 //! instructions per event, spread over visit publication, the groups' sketch
 //! inserts at flush, interning, sessions and de-duplication.
 
 use std::hash::{BuildHasher, Hasher};
 
 use glinto_event_model::Event;
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap};
 
 use crate::counter::ReplicaId;
 use crate::dedup::{Admission, Deduplicator};
 use crate::delta::Delta;
-use crate::rollup::{Cell, Counts, DIMENSIONS, Dimension, SiteRollup, Tally, Values, bucket_of};
+use crate::intern::{Interner, Values};
+use crate::rollup::{Cell, Counts, DIMENSIONS, Dimension, SiteRollup, Tally, bucket_of};
 use crate::session::{Hit, Memo, Sessionizer, Sign, Visit};
 use crate::sketch::{HashScheme, UniqueSketch};
 use crate::{Error, Result};
@@ -66,7 +67,7 @@ const VISITOR_DIMS: [Dimension; 7] = [
     Dimension::Screen,
 ];
 
-/// The dimensions fixed per visit (the session profile), in this order.
+/// The dimensions fixed per visit (the visit profile), in this order.
 const SESSION_DIMS: [Dimension; 9] = [
     Dimension::Hostname,
     Dimension::Source,
@@ -140,6 +141,9 @@ pub struct WriterStats {
     pub cells: usize,
     /// Deltas produced.
     pub deltas: u64,
+    /// Engagement events seen (scroll depth, engaged time): not counted as
+    /// page views or custom events; the engagement metrics are not rolled up yet.
+    pub engagements: u64,
 }
 
 fn visitor_fields(e: &Event) -> [&str; 7] {
@@ -154,7 +158,7 @@ fn visitor_fields(e: &Event) -> [&str; 7] {
     ]
 }
 
-fn session_fields(e: &Event) -> [&str; 9] {
+fn visit_fields(e: &Event) -> [&str; 9] {
     [
         &e.hostname,
         &e.source,
@@ -168,38 +172,30 @@ fn session_fields(e: &Event) -> [&str; 9] {
     ]
 }
 
-/// Interned tuples of `N` field values: each tuple is looked up by one hash
-/// over its fields and compared with its key, the fields laid end to end
-/// (each followed by `0xff`, a byte UTF-8 never contains) in one buffer:
-/// cheaper than `N` lookups of single values.
+/// Interned tuples of `N` field values (the crate's one [`Interner`]): each
+/// tuple is looked up by one hash over its fields and compared with its key,
+/// the fields laid end to end (each followed by `0xff`, a byte UTF-8 never
+/// contains): cheaper than `N` lookups of single values.
 #[derive(Debug, Default)]
 struct Tuples<const N: usize> {
-    hasher: DefaultHashBuilder,
-    table: HashTable<u32>,
-    /// Every tuple's key laid end to end (one dense buffer to compare in).
-    bytes: Vec<u8>,
-    /// `(start, end)` of each tuple's key in `bytes`.
-    spans: Vec<(u32, u32)>,
+    keys: Interner<Vec<u8>>,
     /// The cell value ids of each tuple.
     values: Vec<[u32; N]>,
 }
 
 impl<const N: usize> Tuples<N> {
-    fn key(&self, id: u32) -> Option<&[u8]> {
-        let &(start, end) = self.spans.get(id as usize)?;
-        self.bytes.get(start as usize..end as usize)
-    }
-
     /// Whether tuple `id` is `fields`.
     #[inline]
     fn matches(&self, id: u32, fields: &[&str; N]) -> bool {
-        self.key(id).is_some_and(|key| key_matches(key, fields))
+        self.keys
+            .key(id)
+            .is_some_and(|key| key_matches(key, fields))
     }
 
     /// The hash of `fields` (the same as [`key_hash`] of their key).
     #[inline]
     fn hash(&self, fields: &[&str; N]) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = self.keys.hasher().build_hasher();
         for f in fields {
             h.write(f.as_bytes());
             h.write_u8(0xff);
@@ -216,8 +212,7 @@ impl<const N: usize> Tuples<N> {
         versions: &[(usize, usize)],
     ) -> u32 {
         let hash = self.hash(fields);
-        let found = self.table.find(hash, |&id| self.matches(id, fields));
-        if let Some(&id) = found {
+        if let Some(id) = self.keys.find(hash, |key| key_matches(key, fields)) {
             return id;
         }
         let mut values: [u32; N] = std::array::from_fn(|i| strings.intern(fields[i]));
@@ -231,24 +226,17 @@ impl<const N: usize> Tuples<N> {
             };
             values[version_at] = strings.intern(&combined);
         }
-        let id = u32::try_from(self.spans.len()).unwrap_or(u32::MAX);
-        let start = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
-        for f in fields {
-            self.bytes.extend_from_slice(f.as_bytes());
-            self.bytes.push(0xff);
-        }
-        let end = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
-        self.spans.push((start, end));
         self.values.push(values);
-        let (hasher, bytes, spans) = (&self.hasher, &self.bytes, &self.spans);
-        self.table.insert_unique(hash, id, |&id| {
-            let &(start, end) = spans.get(id as usize).unwrap_or(&(0, 0));
-            key_hash(
-                hasher,
-                bytes.get(start as usize..end as usize).unwrap_or(&[]),
-            )
-        });
-        id
+        self.keys.insert_new(
+            hash,
+            |bytes| {
+                for f in fields {
+                    bytes.extend_from_slice(f.as_bytes());
+                    bytes.push(0xff);
+                }
+            },
+            key_hash,
+        )
     }
 }
 
@@ -307,12 +295,12 @@ fn eq_short(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// An event's profiles: the visitor profile and the session profile, each
+/// An event's profiles: the visitor profile and the visit profile, each
 /// interned separately (a few thousand of each).
 #[derive(Debug, Default)]
 struct Profiles {
     visitor: Tuples<7>,
-    session: Tuples<9>,
+    visit: Tuples<9>,
 }
 
 impl Profiles {
@@ -321,15 +309,15 @@ impl Profiles {
     #[inline]
     fn matches(&self, profile: (u32, u32), e: &Event) -> bool {
         self.visitor.matches(profile.0, &visitor_fields(e))
-            && self.session.matches(profile.1, &session_fields(e))
+            && self.visit.matches(profile.1, &visit_fields(e))
     }
 
-    /// `(visitor profile, session profile)` of the event.
+    /// `(visitor profile, visit profile)` of the event.
     fn intern(&mut self, e: &Event, strings: &mut Values) -> (u32, u32) {
         let v = self
             .visitor
             .intern(&visitor_fields(e), strings, &[(2, 1), (4, 3)]);
-        let s = self.session.intern(&session_fields(e), strings, &[]);
+        let s = self.visit.intern(&visit_fields(e), strings, &[]);
         (v, s)
     }
 }
@@ -446,8 +434,8 @@ struct HourIndex {
     cells: HashMap<(Dimension, u32), u32>,
     /// Visitor profile -> its group in this hour.
     visitor_groups: HashMap<u32, u32>,
-    /// Session profile -> its group in this hour.
-    session_groups: HashMap<u32, u32>,
+    /// Visit profile -> its group in this hour.
+    visit_groups: HashMap<u32, u32>,
 }
 
 /// The writer's cells: per-hour indexes of interned keys into slots.
@@ -495,13 +483,13 @@ impl Cells {
             let mut cells = HashMap::with_capacity(hint(|h| h.cells.len()));
             cells.insert((Dimension::Total, empty), total);
             let visitor_groups = HashMap::with_capacity(hint(|h| h.visitor_groups.len()));
-            let session_groups = HashMap::with_capacity(hint(|h| h.session_groups.len()));
+            let visit_groups = HashMap::with_capacity(hint(|h| h.visit_groups.len()));
             hours.push(HourIndex {
                 hour,
                 total,
                 cells,
                 visitor_groups,
-                session_groups,
+                visit_groups,
             });
             hours.len() - 1
         });
@@ -571,7 +559,7 @@ impl Cells {
 }
 
 /// The counts of one `(hour, profile)` not yet added to its cells: the
-/// events and visits of that hour whose visitor (or session) profile it is,
+/// events and visits of that hour whose visitor (or visit) profile it is,
 /// and the visitors first seen in it. [`Groups::expand`] adds them to the
 /// profile's `N` cells at once, so an event costs one group update instead
 /// of `N` cell updates and `N` sketch inserts.
@@ -585,7 +573,7 @@ struct Group<const N: usize> {
     dirty: bool,
 }
 
-/// The groups of one kind of profile (visitor or session), for every hour.
+/// The groups of one kind of profile (visitor or visit), for every hour.
 #[derive(Debug, Default)]
 struct Groups<const N: usize> {
     all: Arena<Group<N>>,
@@ -738,13 +726,13 @@ impl<const N: usize> Groups<N> {
 }
 
 /// Memo words (see [`crate::session::Memo`]): the hour, visitor group,
-/// session group, visitor profile and session profile of the visitor's last
+/// visit group, visitor profile and visit profile of the visitor's last
 /// event, and whether they are set.
 const MEMO_HOUR: usize = 0;
 const MEMO_VISITOR_GROUP: usize = 1;
-const MEMO_SESSION_GROUP: usize = 2;
+const MEMO_VISIT_GROUP: usize = 2;
 const MEMO_VISITOR_PROFILE: usize = 3;
-const MEMO_SESSION_PROFILE: usize = 4;
+const MEMO_VISIT_PROFILE: usize = 4;
 const MEMO_SET: usize = 5;
 
 /// The single writer of one site's rollups (module docs).
@@ -758,7 +746,7 @@ pub struct SiteWriter {
     profiles: Profiles,
     cells: Cells,
     visitor_groups: Groups<{ VISITOR_DIMS.len() }>,
-    session_groups: Groups<{ SESSION_DIMS.len() }>,
+    visit_groups: Groups<{ SESSION_DIMS.len() }>,
     /// Interned id of the empty string (the total's value).
     empty: u32,
     seq: u64,
@@ -791,7 +779,7 @@ impl SiteWriter {
             profiles: Profiles::default(),
             cells: Cells::default(),
             visitor_groups: Groups::default(),
-            session_groups: Groups::default(),
+            visit_groups: Groups::default(),
             empty,
             seq: 0,
             stats: WriterStats::default(),
@@ -856,6 +844,11 @@ impl SiteWriter {
                 .saturating_mul(interval);
             self.flush_until(event.timestamp_ms);
         }
+        if event.is_engagement() {
+            // Neither a page view nor a goal: counting it would inflate both.
+            self.stats.engagements += 1;
+            return Ok(Admission::New);
+        }
         let hour = bucket_of(event.timestamp_ms, self.bucket_offset_minutes);
         let pageview = event.is_pageview();
         let page = self.strings.intern(&event.pathname);
@@ -867,7 +860,7 @@ impl SiteWriter {
         // last one's before hashing the fields.
         let last = (
             memo.words[MEMO_VISITOR_PROFILE],
-            memo.words[MEMO_SESSION_PROFILE],
+            memo.words[MEMO_VISIT_PROFILE],
         );
         let profile = if memo_valid && self.profiles.matches(last, event) {
             last
@@ -900,7 +893,7 @@ impl SiteWriter {
 
         // The groups of the visitor's last event, if it was in this hour.
         let memo_v = same_hour.then_some(memo.words[MEMO_VISITOR_GROUP]);
-        let memo_s = same_hour.then_some(memo.words[MEMO_SESSION_GROUP]);
+        let memo_s = same_hour.then_some(memo.words[MEMO_VISIT_GROUP]);
         let vgroup = self.visitor_groups.count_event(
             &mut index.visitor_groups,
             memo_v,
@@ -908,8 +901,8 @@ impl SiteWriter {
             pv,
             hash,
         );
-        let sgroup = self.session_groups.count_event(
-            &mut index.session_groups,
+        let sgroup = self.visit_groups.count_event(
+            &mut index.visit_groups,
             memo_s,
             (hour, sprofile),
             pv,
@@ -971,10 +964,10 @@ impl SiteWriter {
             &self.profiles.visitor.values,
             self.empty,
         );
-        self.session_groups.expand(
+        self.visit_groups.expand(
             &mut self.cells,
             &SESSION_DIMS,
-            &self.profiles.session.values,
+            &self.profiles.visit.values,
             self.empty,
         );
     }
@@ -985,7 +978,7 @@ impl SiteWriter {
         let mut publish = Publish {
             cells: &mut self.cells,
             visitor_groups: &mut self.visitor_groups,
-            session_groups: &mut self.session_groups,
+            visit_groups: &mut self.visit_groups,
             empty: self.empty,
             bucket_offset_minutes: self.bucket_offset_minutes,
         };
@@ -1016,8 +1009,8 @@ impl SiteWriter {
             if index.hour < hour && index.hour >= self.forgotten_below {
                 self.visitor_groups
                     .release(std::mem::take(&mut index.visitor_groups));
-                self.session_groups
-                    .release(std::mem::take(&mut index.session_groups));
+                self.visit_groups
+                    .release(std::mem::take(&mut index.visit_groups));
             }
         }
         self.forgotten_below = hour;
@@ -1096,13 +1089,13 @@ impl SiteWriter {
     }
 }
 
-/// Where published visits are counted: the total, the visitor and session
+/// Where published visits are counted: the total, the visitor and visit
 /// groups of the visit's first event's hour and profile, and its entry and
 /// exit pages.
 struct Publish<'a> {
     cells: &'a mut Cells,
     visitor_groups: &'a mut Groups<{ VISITOR_DIMS.len() }>,
-    session_groups: &'a mut Groups<{ SESSION_DIMS.len() }>,
+    visit_groups: &'a mut Groups<{ SESSION_DIMS.len() }>,
     empty: u32,
     bucket_offset_minutes: u16,
 }
@@ -1139,9 +1132,9 @@ impl Publish<'_> {
                 g.pending.add(&counts);
             }
             let id = self
-                .session_groups
-                .find_or_create(&mut index.session_groups, hour, s);
-            if let Some(g) = self.session_groups.pending(id) {
+                .visit_groups
+                .find_or_create(&mut index.visit_groups, hour, s);
+            if let Some(g) = self.visit_groups.pending(id) {
                 g.pending.add(&counts);
             }
         }
@@ -1207,8 +1200,8 @@ mod tests {
                 [&f[0], &f[1], &f[2]]
             }
             let id = tuples.intern(&as_refs(&fields), &mut strings, &[]);
-            let key = tuples.key(id).map(<[u8]>::to_vec).unwrap_or_default();
-            prop_assert_eq!(key_hash(&tuples.hasher, &key), tuples.hash(&as_refs(&fields)));
+            let key = tuples.keys.key(id).map(<[u8]>::to_vec).unwrap_or_default();
+            prop_assert_eq!(key_hash(tuples.keys.hasher(), &key), tuples.hash(&as_refs(&fields)));
             prop_assert!(tuples.matches(id, &as_refs(&fields)));
             prop_assert_eq!(tuples.matches(id, &as_refs(&other)), fields == other);
             prop_assert_eq!(tuples.intern(&as_refs(&fields), &mut strings, &[]), id);

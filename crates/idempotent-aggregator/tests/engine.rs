@@ -53,8 +53,9 @@ fn rollups() -> impl Strategy<Value = SiteRollup> {
     (
         proptest::collection::vec(cell, 0..6),
         proptest::collection::vec((1u64..4, 1u64..6), 0..4),
+        0u64..4,
     )
-        .prop_map(|(cells, seen)| {
+        .prop_map(|(cells, seen, watermark)| {
             let mut rollup = SiteRollup::new(SITE);
             for (hour, dim, value, replica, counts, visitors) in cells {
                 let mut sketch = UniqueSketch::new();
@@ -70,6 +71,8 @@ fn rollups() -> impl Strategy<Value = SiteRollup> {
             for (replica, seq) in seen {
                 rollup.mark_seen(ReplicaId(replica), seq);
             }
+            // Some rollups compacted (version 3's watermark and base).
+            rollup.compact(ReplicaId(watermark));
             rollup
         })
 }
@@ -118,6 +121,7 @@ fn event(id: u64, visitor: u64, minute: u64, page: &str, name: &str, country: &s
         },
         revenue: None,
         interactive: true,
+        engagement: None,
         visitor_id: visitor,
         previous_visitor_id: None,
         session_id: None,
@@ -430,6 +434,30 @@ fn events_later_than_the_horizon_are_not_counted() {
 }
 
 #[test]
+fn engagement_events_are_neither_pageviews_nor_goals() {
+    let engaged = |id, minute| Event {
+        engagement: Some(glinto_event_model::Engagement {
+            scroll_depth: Some(40),
+            engaged_ms: 9_000,
+        }),
+        ..event(id, 1, minute, "/", "engagement", "DE")
+    };
+    // The engagement events change no total: one page view, one bouncing visit.
+    check(
+        &[
+            event(1, 1, 0, "/", "pageview", "DE"),
+            engaged(2, 1),
+            engaged(3, 20),
+        ],
+        (1, 1, 1, 1, 0),
+    );
+    let mut w = SiteWriter::new(SITE, ReplicaId(1), WriterConfig::default());
+    assert_eq!(w.apply(&engaged(2, 1)).ok(), Some(Admission::New));
+    assert_eq!(w.apply(&engaged(2, 1)).ok(), Some(Admission::Duplicate));
+    assert_eq!(w.stats().engagements, 1);
+}
+
+#[test]
 fn an_event_of_another_site_is_refused() {
     let mut w = SiteWriter::new("b.example", ReplicaId(1), WriterConfig::default());
     let err = w.apply(&event(1, 1, 0, "/", "pageview", "DE"));
@@ -559,15 +587,17 @@ fn rollup_golden_bytes() {
     assert_eq!(SiteRollup::decode(&bytes), Ok(r));
 }
 
-/// Deltas are written in version 2: `(replica, seq)` as varints, then the
-/// version-2 rollup body (`GOLDEN_ROLLUP_V2` without its version byte).
+/// Deltas are written in version 3: `(replica, seq)` as varints, then the
+/// version-3 rollup body (`GOLDEN_ROLLUP_V3` without its version byte).
 #[test]
 fn delta_golden_bytes() {
     let d = Delta::new(ReplicaId(7), 3, golden_rollup());
     let bytes = d.encode();
     assert_eq!(hex(&bytes), GOLDEN_DELTA);
-    assert_eq!(hex(&bytes[3..]), GOLDEN_ROLLUP_V2[2..]);
-    assert_eq!(Delta::decode(&bytes), Ok(d));
+    assert_eq!(hex(&bytes[3..]), GOLDEN_ROLLUP_V3[2..]);
+    assert_eq!(Delta::decode(&bytes), Ok(d.clone()));
+    // Version 2 (the version-2 rollup body) stays readable.
+    assert_eq!(Delta::decode(&unhex(GOLDEN_DELTA_V2)), Ok(d));
 }
 
 /// Version 1 (postcard) deltas, which earlier builds wrote, stay readable.
@@ -600,15 +630,15 @@ fn bad_delta_bytes_are_typed_errors() {
             },
         ),
         (
-            &[3],
+            &[4],
             Error::UnsupportedVersion {
                 kind: "delta",
-                found: 3,
-                supported: "1, 2",
+                found: 4,
+                supported: "1, 2, 3",
             },
         ),
         (
-            &[2, 7],
+            &[3, 7],
             Error::Truncated {
                 kind: "delta",
                 field: "seq",
@@ -670,7 +700,7 @@ fn bad_rollup_bytes_are_typed_errors() {
         &Error::UnsupportedVersion {
             kind: "rollup",
             found: 9,
-            supported: "1, 2",
+            supported: "1, 2, 3",
         },
     );
     check_decode(
@@ -696,10 +726,16 @@ fn rollups_round_trip() {
     let mut runner = TestRunner::new(Config::with_cases(128));
     let result = runner.run(&rollups(), |r| {
         prop_assert_eq!(SiteRollup::decode(&r.encode()), Ok(r.clone()));
-        prop_assert_eq!(SiteRollup::decode(&r.encode_v1()), Ok(r.clone()));
+        // Version 1 has no compacted tallies: it round-trips the others.
+        let compacted = r.cells().any(|(.., c)| c.tally.watermark() > ReplicaId(0));
+        if !compacted {
+            prop_assert_eq!(SiteRollup::decode(&r.encode_v1()), Ok(r.clone()));
+        }
         let d = Delta::new(ReplicaId(2), 5, r);
         prop_assert_eq!(Delta::decode(&d.encode()), Ok(d.clone()));
-        prop_assert_eq!(Delta::decode(&d.encode_v1()), Ok(d));
+        if !compacted {
+            prop_assert_eq!(Delta::decode(&d.encode_v1()), Ok(d));
+        }
         Ok(())
     });
     if let Err(e) = result {
@@ -823,16 +859,89 @@ fn mixed_rollups() -> impl Strategy<Value = SiteRollup> {
 }
 
 const GOLDEN_ROLLUP_V2: &str = "0209612e6578616d706c65010701010301074e02000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
-const GOLDEN_DELTA: &str = "02070309612e6578616d706c65010701010301074e02000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
+const GOLDEN_DELTA_V2: &str = "02070309612e6578616d706c65010701010301074e02000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
+
+/// Version 3 is version 2 with one more byte after the sketch parameters:
+/// 0, no compacted tally.
+const GOLDEN_ROLLUP_V3: &str = "0309612e6578616d706c65010701010301074e0002000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
+const GOLDEN_DELTA: &str = "03070309612e6578616d706c65010701010301074e0002000000022f780188f21c0180b2aef705020001007f020302010101e0d403040001010103020200";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
 
 #[test]
-fn rollup_v2_golden_bytes() {
+fn rollup_v3_golden_bytes() {
     let r = golden_rollup();
     let bytes = r.encode();
-    assert_eq!(hex(&bytes), GOLDEN_ROLLUP_V2);
+    assert_eq!(hex(&bytes), GOLDEN_ROLLUP_V3);
     assert_eq!(SiteRollup::decode(&bytes), Ok(r.clone()));
-    // Version 1 stays readable.
+    // Versions 1 and 2 stay readable.
+    assert_eq!(SiteRollup::decode(&unhex(GOLDEN_ROLLUP_V2)), Ok(r.clone()));
     assert_eq!(SiteRollup::decode(&r.encode_v1()), Ok(r));
+}
+
+/// A compacted cell: replicas below 7 folded into the base, which version 3
+/// writes as the watermark and the base's mask and fields before the tally.
+#[test]
+fn compacted_rollup_golden_bytes() {
+    let mut r = SiteRollup::new("a");
+    let counts = |pageviews| Counts {
+        pageviews,
+        events: pageviews,
+        ..Counts::default()
+    };
+    for (replica, pageviews) in [(3, 2), (5, 1), (7, 4)] {
+        r.cell_mut(1, Dimension::Total, "").merge(&Cell {
+            tally: Tally::single(ReplicaId(replica), counts(pageviews)),
+            visitors: UniqueSketch::new(),
+        });
+    }
+    let before = r.totals(HourRange::all());
+    r.compact(ReplicaId(7));
+    assert_eq!(r.totals(HourRange::all()), before);
+    let bytes = r.encode();
+    assert_eq!(
+        hex(&bytes),
+        concat!(
+            "03", "0161", "00", // version 3, site "a", nothing seen
+            "0107", "4e", "01", // replicas [7], params, compacted
+            "010000", "0101", // strings [""], one hour (1)
+            "00", "01",     // no codes, one group
+            "000100", // total: 1 cell, value 0
+            "07", "03", "03", "03", // watermark 7, base mask 0x03: 3 3
+            "03", "04", "04", // replica 7's mask 0x03: 4 4
+            "00", // an empty sketch
+        )
+    );
+    assert_eq!(SiteRollup::decode(&bytes), Ok(r.clone()));
+    // A copy taken before compaction merges in without double counting.
+    let mut old = SiteRollup::new("a");
+    old.cell_mut(1, Dimension::Total, "").merge(&Cell {
+        tally: Tally::single(ReplicaId(3), counts(2)),
+        visitors: UniqueSketch::new(),
+    });
+    let mut merged = r.clone();
+    merged.merge(&old);
+    assert_eq!(merged, r);
+    assert_eq!(merged.totals(HourRange::all()).pageviews, 7);
+    // The flag set with no compacted tally (watermark 0) is not canonical.
+    let flagged = unhex(concat!(
+        "03", "0161", "00", "0107", "4e", "01", "010000", "0101", "00", "01", "000100",
+        "00", // watermark 0: not compacted
+        "03", "04", "04", "00",
+    ));
+    assert_eq!(
+        SiteRollup::decode(&flagged),
+        Err(Error::Malformed {
+            kind: "rollup",
+            field: "compacted",
+            reason: "set without a compacted tally"
+        })
+    );
 }
 
 fn check_decode_v2(bytes: &[u8], expected: &Error) {
@@ -850,7 +959,7 @@ fn bad_rollup_v2_bytes_are_typed_errors() {
     let version = |found| Error::UnsupportedVersion {
         kind: "rollup",
         found,
-        supported: "1, 2",
+        supported: "1, 2, 3",
     };
     check_decode_v2(&[9], &version(9));
     check_decode_v2(&[0], &version(0));

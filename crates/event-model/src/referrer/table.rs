@@ -134,7 +134,7 @@ pub(super) static SOURCES: [(&str, SourceCategory); 125] = [
 ];
 
 /// Referrer hosts (lower case, without `www.`), sorted, with their source.
-pub(super) static HOSTS: [(&str, u16); 202] = [
+pub(super) static HOSTS: [(&str, u16); 204] = [
     ("alibaba.com", 5),
     ("aliexpress.com", 4),
     ("amazon.ca", 6),
@@ -314,6 +314,8 @@ pub(super) static HOSTS: [(&str, u16); 202] = [
     ("web.facebook.com", 27),
     ("web.telegram.org", 96),
     ("web.whatsapp.com", 108),
+    ("webk.telegram.org", 96),
+    ("webz.telegram.org", 96),
     ("weibo.com", 107),
     ("whatsapp.com", 108),
     ("wikimedia.org", 109),
@@ -372,7 +374,7 @@ pub(super) static BRANDS: [(&str, u16); 26] = [
 
 /// Lower-cased source names and `utm_source` shorthands, sorted: the
 /// source they mean, and whether the shorthand marks paid traffic.
-pub(super) static NAMES: [(&str, u16, bool); 154] = [
+pub(super) static NAMES: [(&str, u16, bool); 156] = [
     ("163 mail", 0, false),
     ("360 search", 1, false),
     ("adwords", 35, true),
@@ -408,11 +410,13 @@ pub(super) static NAMES: [(&str, u16, bool); 154] = [
     ("facebook-ads", 27, true),
     ("facebook_ad", 27, true),
     ("facebook_ads", 27, true),
+    ("facebook_feed_ad", 27, true),
     ("fastmail", 28, false),
     ("fb", 27, false),
     ("fb-ads", 27, true),
     ("fbad", 27, true),
     ("fbads", 27, true),
+    ("fcb", 27, false),
     ("feedly", 29, false),
     ("flipboard", 30, false),
     ("gads", 35, true),
@@ -530,7 +534,7 @@ pub(super) static NAMES: [(&str, u16, bool); 154] = [
 ];
 
 /// Lower-cased sources (names and hosts) with a category, sorted.
-pub(super) static CATEGORIES: [(&str, SourceCategory); 121] = [
+pub(super) static CATEGORIES: [(&str, SourceCategory); 123] = [
     ("163 mail", Email),
     ("360 search", Search),
     ("alibaba", Shopping),
@@ -622,6 +626,8 @@ pub(super) static CATEGORIES: [(&str, SourceCategory); 121] = [
     ("sogou", Search),
     ("stackoverflow", Social),
     ("startpage", Search),
+    ("steamcommunity.com", Social),
+    ("store.steampowered.com", Shopping),
     ("swisscows", Search),
     ("target", Shopping),
     ("ted", Video),

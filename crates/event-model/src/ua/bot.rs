@@ -47,7 +47,6 @@ const HTTP_LIBRARY_PREFIXES: &[&str] = &[
     "lwp::",
     "perl",
     "winhttp",
-    "dalvik",
     "cfnetwork",
     "http.rb",
     "httpclient",
@@ -147,7 +146,22 @@ fn listed_word(word: &str) -> Option<BotReason> {
         | "wayback"
         | "whatsapp"
         | "zabbix"
-        | "zgrab" => BotReason::Crawler,
+        | "zgrab"
+        | "catchpoint"
+        | "sparkler"
+        | "nutch"
+        | "transcoder"
+        | "whatcms"
+        | "functionize"
+        | "cybaaagent"
+        | "karnoprospectingstudio"
+        | "yunjiankong"
+        | "iplabel"
+        | "duplexweb"
+        | "observatory"
+        | "measurement"
+        | "googleadsenseinfeed"
+        | "amzn" => BotReason::Crawler,
         _ => return None,
     })
 }
@@ -165,7 +179,18 @@ pub(super) fn detect(lower: &str) -> Option<BotReason> {
     // Headless beats crawler beats library: `LinkedInBot/1.0 (...;
     // Apache-HttpClient ...)` is a crawler, not a library.
     let mut found = None;
-    for word in lower.split(|c: char| !c.is_ascii_alphanumeric()) {
+    // An Android platform comment names the phone model (`Robot X1`,
+    // `Spider 5`): its words are not bot names. Bots that dress as Android
+    // are still caught by their other words and by the checks below.
+    let scanned = match (lower.find("(linux; android"), lower.find(')')) {
+        (Some(start), Some(end)) if start < end => {
+            let (head, rest) = lower.split_at(start);
+            let tail = rest.get(end - start..).unwrap_or("");
+            std::borrow::Cow::Owned(format!("{head} {tail}"))
+        }
+        _ => std::borrow::Cow::Borrowed(lower),
+    };
+    for word in scanned.split(|c: char| !c.is_ascii_alphanumeric()) {
         match word_reason(word) {
             Some(BotReason::Headless) => return Some(BotReason::Headless),
             Some(reason) if rank(Some(reason)) > rank(found) => found = Some(reason),
@@ -180,7 +205,17 @@ pub(super) fn detect(lower: &str) -> Option<BotReason> {
             || after.starts_with("s://")
             || lower.get(..i).is_some_and(|before| before.ends_with('+'))
     }) || contact_address(lower);
-    if signed && rank(found) < rank(Some(BotReason::Crawler)) {
+    // Google's agents name themselves inside the comment or after it
+    // (`Google-Ads-Qualify`, `Google-Sites-Thumbnails`, `DuplexWeb-Google`),
+    // and crawlers dressed as Chrome add their name after `like Gecko;`
+    // (`(KHTML, like Gecko; Google Search Console)`): no browser does either.
+    let agent = lower.contains("google-")
+        || lower.contains("-google")
+        || lower.contains("google page speed")
+        || lower
+            .split_once("like gecko;")
+            .is_some_and(|(_, rest)| rest.split(')').next().is_some_and(|c| !c.trim().is_empty()));
+    if (signed || agent) && rank(found) < rank(Some(BotReason::Crawler)) {
         found = Some(BotReason::Crawler);
     }
     found

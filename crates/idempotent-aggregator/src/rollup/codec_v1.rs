@@ -22,7 +22,8 @@ impl SiteRollup {
     /// Nothing writes it ([`Self::encode`] writes version 2, about 45 %
     /// smaller): it exists, behind the `testing` feature, so that its golden
     /// bytes stay pinned and [`Self::decode`]'s reading of version 1 stays
-    /// tested.
+    /// tested. It cannot carry compacted tallies (version 3): it writes their
+    /// live entries only.
     #[cfg(any(test, feature = "testing"))]
     pub fn encode_v1(&self) -> Vec<u8> {
         let out = vec![ROLLUP_V1];
@@ -88,13 +89,8 @@ impl SiteRollup {
                     let mut tally = Vec::with_capacity(2 + 9 * entries.len());
                     for (replica, counts) in entries {
                         tally.push(replica.0);
-                        let fields = counts.fields();
-                        let mask = fields
-                            .iter()
-                            .enumerate()
-                            .fold(0u64, |m, (i, &v)| if v != 0 { m | 1 << i } else { m });
-                        tally.push(mask);
-                        tally.extend(fields.iter().copied().filter(|&v| v != 0));
+                        tally.push(u64::from(counts.mask()));
+                        tally.extend(counts.fields().into_iter().filter(|&v| v != 0));
                     }
                     wire_cells.push(CellWire {
                         dim: dim.tag(),

@@ -1,4 +1,6 @@
-//! Version 2 of the [`SiteRollup`] encoding: the same content as version 1
+//! Versions 2 and 3 of the [`SiteRollup`] encoding (version 3 is version 2
+//! plus compacted tallies: a watermark and base per tally, written only when
+//! some tally is compacted). Version 2 has the same content as version 1
 //! in about 45 % fewer bytes (layout in `docs/wire-format.md`, section
 //! `rollup`).
 //!
@@ -20,12 +22,16 @@ use super::{
     Cell, Counts, DIMENSIONS, Dimension, KIND, ReplicaId, SeqSet, SiteRollup, Tally, malformed,
 };
 use crate::bits::{Reader, put_varint};
+use crate::counter::Replicas;
 use crate::sketch::UniqueSketch;
 use crate::{Error, Result};
 use std::collections::BTreeSet;
 
 /// The version tag of this layout.
 pub(super) const ROLLUP_V2: u8 = 2;
+/// The version tag of version 2 with compacted tallies: a byte after the
+/// sketch parameters says whether tallies carry a watermark and base.
+pub(crate) const ROLLUP_V3: u8 = 3;
 
 /// Sketch layouts in a cell's sketch varint (its low two bits): indexes
 /// into the hour's visitor codes,
@@ -46,30 +52,25 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 fn put_counts(out: &mut Vec<u8>, counts: &Counts) {
-    let fields = counts.fields();
-    let mask = fields
-        .iter()
-        .enumerate()
-        .fold(0u8, |m, (i, &v)| if v != 0 { m | 1 << i } else { m });
-    out.push(mask);
-    for v in fields.into_iter().filter(|&v| v != 0) {
+    out.push(counts.mask());
+    for v in counts.fields().into_iter().filter(|&v| v != 0) {
         put_varint(out, v);
     }
 }
 
 impl SiteRollup {
-    /// The encoding every writer uses: version 2 (see `docs/wire-format.md`,
+    /// The encoding every writer uses: version 3 (see `docs/wire-format.md`,
     /// section `rollup`), deterministic, about 45 % smaller than the retired
     /// version 1 (`encode_v1`, `testing` feature only). [`Self::decode`] reads both.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![ROLLUP_V2];
-        self.encode_v2_body(&mut out);
+        let mut out = vec![ROLLUP_V3];
+        self.encode_body(&mut out);
         out
     }
 
-    /// Appends the version-2 body (everything after the version byte): the
-    /// body of [`Self::encode`] and of a version-2 [`crate::delta::Delta`].
-    pub(crate) fn encode_v2_body(&self, out: &mut Vec<u8>) {
+    /// Appends the version-3 body (everything after the version byte): the
+    /// body of [`Self::encode`] and of a version-3 [`crate::delta::Delta`].
+    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) {
         let out = &mut *out;
         put_bytes(out, self.site.as_bytes());
         put_varint(out, self.seen.len() as u64);
@@ -131,6 +132,12 @@ impl SiteRollup {
             previous = Some(r);
         }
         out.push(params);
+        let compacted = self
+            .hours
+            .values()
+            .flat_map(|cells| cells.dims.iter().flat_map(|map| map.values()))
+            .any(|cell| cell.tally.watermark().0 > 0);
+        out.push(u8::from(compacted));
         put_varint(out, strings.len() as u64);
         let mut previous: &[u8] = &[];
         for &(s, _) in &strings {
@@ -194,6 +201,17 @@ impl SiteRollup {
                     );
                     previous = Some(index);
                     let entries = cell.tally.entries();
+                    if compacted {
+                        let watermark = cell.tally.watermark().0;
+                        put_varint(out, watermark);
+                        if watermark > 0 {
+                            let base = cell.tally.base();
+                            out.push(base.mask());
+                            for v in base.fields().into_iter().filter(|&v| v != 0) {
+                                put_varint(out, v);
+                            }
+                        }
+                    }
                     if replicas.len() == 1 {
                         match entries.first() {
                             Some((_, counts)) => put_counts(out, counts),
@@ -233,12 +251,13 @@ impl SiteRollup {
         }
     }
 
-    /// Decodes a rollup of any version this build reads: 1
-    /// (retired: `encode_v1` behind the `testing` feature) or 2 ([`Self::encode`]).
+    /// Decodes a rollup of any version this build reads: 1 (retired:
+    /// `encode_v1` behind the `testing` feature), 2 (retired) or 3
+    /// ([`Self::encode`]).
     ///
     /// # Errors
     ///
-    /// [`Error::UnsupportedVersion`] for an unknown tag (`supported: "1, 2"`),
+    /// [`Error::UnsupportedVersion`] for an unknown tag (`supported: "1, 2, 3"`),
     /// [`Error::Truncated`], [`Error::TrailingBytes`], [`Error::Malformed`] or
     /// [`Error::OutOfRange`] for bytes no encoder writes, the sketch decoder's
     /// errors for a bad sketch. Never panics; allocates at most in proportion
@@ -246,11 +265,13 @@ impl SiteRollup {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         match bytes.first() {
             Some(&super::codec_v1::ROLLUP_V1) => Self::decode_v1(bytes),
-            Some(&ROLLUP_V2) => decode_v2(bytes.get(1..).unwrap_or_default()),
+            Some(&version @ (ROLLUP_V2 | ROLLUP_V3)) => {
+                decode_body(bytes.get(1..).unwrap_or_default(), version)
+            }
             Some(&found) => Err(Error::UnsupportedVersion {
                 kind: KIND,
                 found,
-                supported: "1, 2",
+                supported: "1, 2, 3",
             }),
             None => Err(Error::Truncated {
                 kind: KIND,
@@ -299,7 +320,8 @@ fn next_after(previous: Option<u64>, gap: u64, field: &'static str) -> Result<u6
     }
 }
 
-pub(crate) fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
+/// Decodes a version-2 or version-3 body (after the version byte).
+pub(crate) fn decode_body(body: &[u8], version: u8) -> Result<SiteRollup> {
     let mut r = Reader::new(body, KIND);
     let len = r.varint("site")?;
     let site = std::str::from_utf8(take(&mut r, len, "site")?)
@@ -339,6 +361,8 @@ pub(crate) fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
     }
     let mut replica_used = vec![false; replicas.len()];
     let params = r.u8("sketch parameters")?;
+    let compacted = version >= ROLLUP_V3 && r.varint_max("compacted", 1)? == 1;
+    let mut any_compacted = false;
     // Checked by decoding an empty sparse body with them.
     UniqueSketch::decode_body(&[0], params, false)?;
 
@@ -436,6 +460,23 @@ pub(crate) fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
                         limit: strings.saturating_sub(1),
                     });
                 }
+                let (watermark, base) = if compacted {
+                    let watermark = r.varint("tally watermark")?;
+                    let base = if watermark > 0 {
+                        any_compacted = true;
+                        match r.u8("tally base")? {
+                            0 => Counts::default(),
+                            mask => super::read_counts(u64::from(mask), || {
+                                r.varint("tally base value")
+                            })?,
+                        }
+                    } else {
+                        Counts::default()
+                    };
+                    (watermark, base)
+                } else {
+                    (0, Counts::default())
+                };
                 let tally = if replicas.len() == 1 {
                     if r.rest().first() == Some(&0) {
                         r.u8("tally mask")?;
@@ -465,6 +506,22 @@ pub(crate) fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
                         list.push((ReplicaId(replica), read_counts(&mut r)?));
                     }
                     Tally::from_entries(list)
+                };
+                let tally = if watermark > 0 {
+                    if tally
+                        .entries()
+                        .first()
+                        .is_some_and(|(r, _)| r.0 < watermark)
+                    {
+                        return Err(malformed("tally", "a replica below the watermark"));
+                    }
+                    Tally::from_replicas(Replicas {
+                        watermark,
+                        base,
+                        entries: tally.entries().to_vec(),
+                    })
+                } else {
+                    tally
                 };
                 let head = r.varint("sketch")?;
                 let visitors = match head & 3 {
@@ -529,6 +586,9 @@ pub(crate) fn decode_v2(body: &[u8]) -> Result<SiteRollup> {
         }
     }
     r.finish()?;
+    if compacted && !any_compacted {
+        return Err(malformed("compacted", "set without a compacted tally"));
+    }
     if replica_used.contains(&false) {
         return Err(malformed("replicas", "a replica no tally has"));
     }

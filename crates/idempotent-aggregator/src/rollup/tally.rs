@@ -2,7 +2,7 @@
 //! [`Tally`] of a cell, the net [`Metrics`] of a sum, and the [`Cell`].
 
 use crate::Result;
-use crate::counter::ReplicaId;
+use crate::counter::{ReplicaId, Replicas, Totals};
 use crate::lattice::Lattice;
 use crate::sketch::UniqueSketch;
 
@@ -57,6 +57,15 @@ impl Counts {
         ]
     }
 
+    /// Bit `i` set when field `i` (in [`Self::fields`] order) is not zero:
+    /// the mask both encodings write before the non-zero fields.
+    pub(super) fn mask(&self) -> u8 {
+        self.fields()
+            .iter()
+            .enumerate()
+            .fold(0u8, |m, (i, &v)| if v != 0 { m | 1 << i } else { m })
+    }
+
     pub(crate) fn from_fields(f: [u64; 8]) -> Self {
         Self {
             pageviews: f[0],
@@ -74,16 +83,31 @@ impl Counts {
         let (a, b) = (self.fields(), other.fields());
         Self::from_fields(std::array::from_fn(|i| a[i].max(b[i])))
     }
+}
+
+impl Totals for Counts {
+    fn join(&mut self, other: &Self) {
+        *self = self.max(other);
+    }
+
+    fn fold(&mut self, other: &Self) {
+        let (a, b) = (self.fields(), other.fields());
+        *self = Self::from_fields(std::array::from_fn(|i| a[i].saturating_add(b[i])));
+    }
 
     fn is_zero(&self) -> bool {
         self.fields() == [0; 8]
     }
 }
 
-/// The per-replica totals of one cell: a PN counter of eight fields.
+/// The per-replica totals of one cell: a PN counter of eight fields, with
+/// the watermark compaction of [`crate::counter`] (the same mechanism:
+/// [`Self::compact`] folds retired replicas into a base, a merge keeps the
+/// larger watermark's base and drops the entries below it).
 ///
-/// Canonical form: entries sorted by replica, none all-zero; a single entry
-/// is stored inline (the common case: one writer per site), so scanning the
+/// Canonical form: entries sorted by replica, none all-zero, none below the
+/// watermark. An uncompacted tally (watermark 0) with a single entry is
+/// stored inline (the common case: one writer per site), so scanning the
 /// cells of a range does not chase a pointer per cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tally {
@@ -93,8 +117,10 @@ pub struct Tally {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum TallyRepr {
     One((ReplicaId, Counts)),
-    /// Zero or at least two entries.
+    /// Watermark 0 and zero or at least two entries.
     Many(Vec<(ReplicaId, Counts)>),
+    /// Watermark above 0.
+    Compacted(Box<Replicas<Counts>>),
 }
 
 impl Default for Tally {
@@ -117,22 +143,79 @@ impl Tally {
         }
     }
 
-    pub(super) fn from_entries(mut entries: Vec<(ReplicaId, Counts)>) -> Self {
-        entries.retain(|(_, c)| !c.is_zero());
-        match entries.as_slice() {
+    /// The canonical tally of `replicas` (zero entries and entries below
+    /// the watermark dropped).
+    pub(super) fn from_replicas(mut replicas: Replicas<Counts>) -> Self {
+        let watermark = replicas.watermark;
+        replicas
+            .entries
+            .retain(|(r, c)| !c.is_zero() && r.0 >= watermark);
+        if watermark > 0 {
+            return Self {
+                repr: TallyRepr::Compacted(Box::new(replicas)),
+            };
+        }
+        match replicas.entries.as_slice() {
             [(replica, counts)] => Self::single(*replica, *counts),
             _ => Self {
-                repr: TallyRepr::Many(entries),
+                repr: TallyRepr::Many(replicas.entries),
             },
         }
     }
 
-    /// The per-replica totals, sorted by replica.
+    pub(super) fn from_entries(entries: Vec<(ReplicaId, Counts)>) -> Self {
+        Self::from_replicas(Replicas {
+            entries,
+            ..Replicas::default()
+        })
+    }
+
+    fn to_replicas(&self) -> Replicas<Counts> {
+        match &self.repr {
+            TallyRepr::Compacted(r) => (**r).clone(),
+            _ => Replicas {
+                entries: self.entries().to_vec(),
+                ..Replicas::default()
+            },
+        }
+    }
+
+    /// The live per-replica totals, sorted by replica.
     pub fn entries(&self) -> &[(ReplicaId, Counts)] {
         match &self.repr {
             TallyRepr::One(entry) => std::slice::from_ref(entry),
             TallyRepr::Many(entries) => entries,
+            TallyRepr::Compacted(r) => &r.entries,
         }
+    }
+
+    /// Every replica below this id is retired and folded into [`Self::base`].
+    pub fn watermark(&self) -> ReplicaId {
+        match &self.repr {
+            TallyRepr::Compacted(r) => ReplicaId(r.watermark),
+            _ => ReplicaId(0),
+        }
+    }
+
+    /// The sum of the retired replicas' totals.
+    pub fn base(&self) -> Counts {
+        match &self.repr {
+            TallyRepr::Compacted(r) => r.base,
+            _ => Counts::default(),
+        }
+    }
+
+    /// Folds every replica below `watermark` into the base (the rule of
+    /// [`crate::counter`]: only the single compaction owner calls this, and
+    /// only past replicas that will never write again and whose totals it
+    /// has merged). A watermark at or below the current one changes nothing.
+    pub fn compact(&mut self, watermark: ReplicaId) {
+        if watermark <= self.watermark() {
+            return;
+        }
+        let mut replicas = self.to_replicas();
+        replicas.compact(watermark.0);
+        *self = Self::from_replicas(replicas);
     }
 
     /// The net metrics: sums over replicas, retractions subtracted.
@@ -145,6 +228,7 @@ impl Tally {
                     m.add_counts(c);
                 }
             }
+            TallyRepr::Compacted(r) => m.add_counts(&r.total()),
         }
         m
     }
@@ -159,14 +243,21 @@ impl Lattice for Tally {
             *mine = mine.max(theirs);
             return;
         }
-        let mut entries = self.entries().to_vec();
-        for (replica, counts) in other.entries() {
-            match entries.binary_search_by_key(replica, |e| e.0) {
-                Ok(i) => entries[i].1 = entries[i].1.max(counts),
-                Err(i) => entries.insert(i, (*replica, *counts)),
-            }
+        // Into or from an empty, uncompacted tally (a new cell): a copy.
+        if let TallyRepr::Many(theirs) = &other.repr
+            && theirs.is_empty()
+        {
+            return;
         }
-        *self = Self::from_entries(entries);
+        if let TallyRepr::Many(mine) = &self.repr
+            && mine.is_empty()
+        {
+            self.clone_from(other);
+            return;
+        }
+        let mut replicas = self.to_replicas();
+        replicas.merge(&other.to_replicas());
+        *self = Self::from_replicas(replicas);
     }
 
     fn validate_merge(&self, _other: &Self) -> Result<()> {

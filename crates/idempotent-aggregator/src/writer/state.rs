@@ -73,8 +73,8 @@ struct WriterWire {
     /// The bucket phase (`WriterConfig::bucket_offset_minutes`).
     bucket_offset_minutes: u16,
     seq: u64,
-    /// admitted, duplicates, too late, deltas.
-    stats: [u64; 4],
+    /// admitted, duplicates, too late, deltas, engagements.
+    stats: [u64; 5],
     next_flush_ms: u64,
     evicted_floor_ms: u64,
     forgotten_below: u32,
@@ -206,19 +206,14 @@ impl SiteWriter {
                 self.stats.duplicates,
                 self.stats.too_late,
                 self.stats.deltas,
+                self.stats.engagements,
             ],
             next_flush_ms: self.next_flush_ms,
             evicted_floor_ms: self.evicted_floor_ms,
             forgotten_below: self.forgotten_below,
             strings,
-            visitor_profiles: profile_fields(
-                &self.profiles.visitor.spans,
-                &self.profiles.visitor.bytes,
-            ),
-            session_profiles: profile_fields(
-                &self.profiles.session.spans,
-                &self.profiles.session.bytes,
-            ),
+            visitor_profiles: profile_fields(&self.profiles.visitor),
+            session_profiles: profile_fields(&self.profiles.visit),
             cells,
             dedup: self.dedup.to_wire(),
             sessions: self.sessions.to_wire(),
@@ -256,7 +251,7 @@ impl SiteWriter {
         }
         for (id, fields) in wire.session_profiles.iter().enumerate() {
             let fields: [&str; 9] = as_array(fields)?;
-            if w.profiles.session.intern(&fields, &mut w.strings, &[]) as usize != id {
+            if w.profiles.visit.intern(&fields, &mut w.strings, &[]) as usize != id {
                 return Err(malformed("session profiles", "a profile twice"));
             }
         }
@@ -304,13 +299,14 @@ impl SiteWriter {
             (page as usize) < strings && (v as usize) < vcount && (s as usize) < scount
         })?;
         w.seq = wire.seq;
-        let [admitted, duplicates, too_late, deltas] = wire.stats;
+        let [admitted, duplicates, too_late, deltas, engagements] = wire.stats;
         w.stats = WriterStats {
             admitted,
             duplicates,
             too_late,
             cells: 0,
             deltas,
+            engagements,
         };
         w.next_flush_ms = wire.next_flush_ms;
         w.evicted_floor_ms = wire.evicted_floor_ms;
@@ -320,11 +316,13 @@ impl SiteWriter {
 }
 
 /// The field values of each interned tuple (its key split at `0xff`).
-fn profile_fields(spans: &[(u32, u32)], bytes: &[u8]) -> Vec<Vec<String>> {
-    spans
-        .iter()
-        .map(|&(start, end)| {
-            let key = bytes.get(start as usize..end as usize).unwrap_or(&[]);
+fn profile_fields<const N: usize>(tuples: &super::Tuples<N>) -> Vec<Vec<String>> {
+    (0..tuples.values.len())
+        .map(|id| {
+            let key = tuples
+                .keys
+                .key(u32::try_from(id).unwrap_or(u32::MAX))
+                .unwrap_or(&[]);
             let key = key.strip_suffix(&[0xff]).unwrap_or(key);
             key.split(|&b| b == 0xff)
                 .map(|f| String::from_utf8_lossy(f).into_owned())

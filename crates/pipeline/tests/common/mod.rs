@@ -44,6 +44,7 @@ pub fn event(id: u64, visitor: u64, timestamp_ms: u64, pageview: bool, interacti
         screen: "<576".into(),
         props: Vec::new(),
         revenue: None,
+        engagement: None,
         interactive,
         visitor_id: visitor,
         previous_visitor_id: None,

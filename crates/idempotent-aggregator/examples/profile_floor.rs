@@ -1,14 +1,17 @@
-//! What this machine charges for the least work any exact, per-event
-//! aggregator must do, next to what [`SiteWriter`] costs on the same events.
+//! A profiling harness: what this machine charges for the least work any
+//! exact, per-event aggregator must do, next to what [`SiteWriter`] costs on
+//! the same events. Use it to see how far the writer is from the machine's
+//! floor and which part of the floor dominates (figures and what they mean:
+//! `docs/benchmarks.md`, section "The floor under per-event apply"; the
+//! conclusion drawn from them: `docs/decisions.md`).
 //!
-//! The issue asks for applying an event with every dimension in ≤ 300 ns.
-//! This example builds the floor under that figure, one step at a time, with
-//! the cheapest structures for each step (random ids hashed by one multiply,
-//! packed integer cell keys, nothing ever evicted or retracted):
+//! The floor is built one step at a time, with the cheapest structures for
+//! each step (random ids hashed by one multiply, packed integer cell keys,
+//! nothing ever evicted or retracted):
 //!
 //! 1. `read`: touch the event's id, time, visitor and page;
-//! 2. `+ dedup`: insert the event id into a set (the de-duplication the
-//!    issue requires; never expired here, so cheaper than a real window);
+//! 2. `+ dedup`: insert the event id into a set (exact de-duplication;
+//!    never expired here, so cheaper than a real window);
 //! 3. `+ visitor`: find or create the visitor's state (sessions need it);
 //! 4. `+ page`: intern the page path (cells are keyed by value);
 //! 5. `+ cells`: count the event in its hour's total and page cells and keep
@@ -18,7 +21,7 @@
 //!    or late events);
 //! 7. `+ sketches`: the visitors go into [`UniqueSketch`]es instead.
 //!
-//! Step 7 is a small part of the issue's work (3 of 22 dimensions, a visit
+//! Step 7 is a small part of the writer's work (3 of 22 dimensions, a visit
 //! counted once at its start), so its figure is a lower bound. Then
 //! `SiteWriter` applies the same events with everything, flushed, and the
 //! floor's work is done once more as a batch, by sorting instead of looking
@@ -33,7 +36,7 @@
 //! the same machine.
 //!
 //! ```sh
-//! cargo run --release -p glinto-aggregator --example apply_floor -- /tmp/glinto-bench/events.ndjson 200000
+//! cargo run --release -p glinto-aggregator --example profile_floor -- /tmp/glinto-bench/events.ndjson 200000
 //! ```
 #![allow(
     clippy::print_stdout,
