@@ -33,6 +33,9 @@ use std::collections::VecDeque;
 
 use hashbrown::HashSet;
 
+mod wire;
+pub(crate) use wire::DedupWire;
+
 /// How many buckets one lateness window is split into: memory is released in
 /// steps of `max_lateness / BUCKETS_PER_WINDOW`.
 const BUCKETS_PER_WINDOW: u64 = 32;

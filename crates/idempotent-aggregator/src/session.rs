@@ -49,6 +49,9 @@ use smallvec::SmallVec;
 
 use crate::lattice::Lattice;
 
+mod wire;
+pub(crate) use wire::SessionsWire;
+
 /// The inactivity gap that ends a visit: 30 minutes, as Plausible and
 /// Google Analytics count. A gap of exactly 30 minutes continues the visit.
 pub const VISIT_GAP_MS: u64 = 30 * 60 * 1000;

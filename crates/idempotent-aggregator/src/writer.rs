@@ -54,6 +54,8 @@ use crate::session::{Hit, Memo, Sessionizer, Sign, Visit};
 use crate::sketch::{HashScheme, UniqueSketch};
 use crate::{Error, Result};
 
+mod state;
+
 /// The dimensions fixed per visitor (the visitor profile), in this order.
 const VISITOR_DIMS: [Dimension; 7] = [
     Dimension::Country,

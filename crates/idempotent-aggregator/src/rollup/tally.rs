@@ -44,7 +44,7 @@ impl Counts {
         self.duration_retracted_ms += other.duration_retracted_ms;
     }
 
-    pub(super) fn fields(&self) -> [u64; 8] {
+    pub(crate) fn fields(&self) -> [u64; 8] {
         [
             self.pageviews,
             self.events,
@@ -66,7 +66,7 @@ impl Counts {
             .fold(0u8, |m, (i, &v)| if v != 0 { m | 1 << i } else { m })
     }
 
-    fn from_fields(f: [u64; 8]) -> Self {
+    pub(crate) fn from_fields(f: [u64; 8]) -> Self {
         Self {
             pageviews: f[0],
             events: f[1],
