@@ -5,7 +5,7 @@ use glinto_event_model::archive::{
     encode_batch,
 };
 use glinto_event_model::testing::{EventBuilder, arbitrary_event};
-use glinto_event_model::{Channel, Device, Event};
+use glinto_event_model::{Channel, Device, Engagement, Event};
 use proptest::prelude::*;
 
 fn sample() -> Event {
