@@ -532,6 +532,7 @@ async fn not_found() -> ApiError {
 
 /// Everything a route can fail with; one `IntoResponse` maps them all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// The tracker request was rejected by the event model (`400`/`413`).
     #[error(transparent)]
