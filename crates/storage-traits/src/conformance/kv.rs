@@ -6,10 +6,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Context, Expected, Harness, Outcome, Report, Step, Stop, ensure, expect_err, finish,
-    key_of_len, run_tests, strictly_ascending,
+    Context, Expected, Harness, ListQuery, Listed, Listing, Outcome, Report, Step, Stop,
+    check_list_arguments, check_list_paging, ensure, expect_err, finish, key_of_len, run_tests,
 };
-use crate::{KvEntry, KvListOptions, KvPutOptions, KvStore, Limit};
+use crate::{KvEntry, KvKey, KvListOptions, KvPutOptions, KvStore, Limit};
 
 pub(super) async fn run(store: &dyn KvStore, h: &Harness, report: &mut Report) {
     run_tests!(
@@ -54,29 +54,37 @@ async fn clear(store: &dyn KvStore, h: &Harness, prefix: &str) -> Step {
     Ok(())
 }
 
-/// Every key under `prefix`, following cursors with pages of `limit`.
-async fn list_all(store: &dyn KvStore, prefix: &str, limit: usize) -> Step<Vec<crate::KvKey>> {
-    let mut keys = Vec::new();
-    let mut cursor = None;
-    // A page may be empty with a cursor; bound the loop anyway so a broken
-    // cursor cannot hang the suite.
-    for _ in 0..100_000 {
-        let page = store
-            .list(KvListOptions::prefix(prefix).cursor(cursor).limit(limit))
-            .await
-            .ctx("list")?;
-        ensure!(
-            page.keys.len() <= limit,
-            "list: page of {} keys exceeds limit {limit}",
-            page.keys.len()
-        );
-        keys.extend(page.keys);
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(keys),
-        }
+/// The KV store seen by the listing clauses it shares with object stores.
+struct Kv<'a>(&'a dyn KvStore);
+
+impl Listing for Kv<'_> {
+    type Entry = KvKey;
+
+    fn max_list_limit(&self) -> usize {
+        self.0.capability().max_list_limit
     }
-    Err(super::fail("list: cursor never reached the end"))
+
+    fn key(entry: &KvKey) -> &str {
+        &entry.name
+    }
+
+    async fn list_page(&self, query: ListQuery) -> crate::Result<Listed<KvKey>> {
+        let mut options = KvListOptions::prefix(query.prefix).cursor(query.cursor);
+        options.limit = query.limit;
+        let page = self.0.list(options).await?;
+        Ok(Listed {
+            entries: page.keys,
+            prefixes: Vec::new(),
+            cursor: page.cursor,
+        })
+    }
+}
+
+/// Every key under `prefix`, following cursors with pages of `limit`.
+async fn list_all(store: &dyn KvStore, prefix: &str, limit: usize) -> Step<Vec<KvKey>> {
+    Ok(super::list_all(&Kv(store), prefix, Some(limit))
+        .await?
+        .entries)
 }
 
 /// Get returns what put wrote, with its metadata; absent keys are `None`; a
@@ -410,22 +418,7 @@ async fn list_paging(store: &dyn KvStore, h: &Harness) -> Step {
             .ctx("put")?;
     }
     h.settle(&cap).await?;
-    for limit in [1000.min(cap.max_list_limit), 7] {
-        let keys = list_all(store, &inside, limit).await?;
-        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-        ensure!(
-            strictly_ascending(names.iter().copied()),
-            "list (limit {limit}) must be strictly ascending, without duplicates"
-        );
-        let got: BTreeSet<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        ensure!(
-            got == expected,
-            "list (limit {limit}) must return exactly the {} keys under the prefix: {} missing, {} extra",
-            expected.len(),
-            expected.difference(&got).count(),
-            got.difference(&expected).count()
-        );
-    }
+    check_list_paging(&Kv(store), &inside, &expected).await?;
     Ok(())
 }
 
@@ -442,36 +435,7 @@ pub async fn kv_list_arguments(store: &dyn KvStore, h: &Harness) -> Outcome {
 }
 
 async fn list_arguments(store: &dyn KvStore, h: &Harness) -> Step {
-    let cap = store.capability();
-    let p = h.prefix("kv_list_arguments");
-    expect_err(
-        store.list(KvListOptions::prefix(&p).limit(0)).await,
-        "list with limit 0",
-        Expected::InvalidArgument("limit"),
-    )?;
-    if let Some(over) = cap.max_list_limit.checked_add(1) {
-        expect_err(
-            store.list(KvListOptions::prefix(&p).limit(over)).await,
-            "list with limit above max_list_limit",
-            Expected::TooLarge(Limit::ListLimit),
-        )?;
-    }
-    expect_err(
-        store
-            .list(KvListOptions::prefix(&p).cursor(Some("\u{0}not a cursor\u{0}".into())))
-            .await,
-        "list with a malformed cursor",
-        Expected::InvalidArgument("cursor"),
-    )?;
-    let page = store
-        .list(KvListOptions::prefix(&p))
-        .await
-        .ctx("list of an empty prefix")?;
-    ensure!(
-        page.keys.is_empty() && page.cursor.is_none(),
-        "listing a prefix with no keys must be empty and complete: got {page:?}"
-    );
-    Ok(())
+    check_list_arguments(&Kv(store), &h.prefix("kv_list_arguments")).await
 }
 
 /// Keys, values and metadata exactly at their limits are accepted, one byte

@@ -53,6 +53,7 @@
 //! is not controllable, e.g. workerd), or nothing (time-dependent clauses are
 //! skipped, and the report says so).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -553,4 +554,160 @@ fn strictly_ascending<'a>(keys: impl IntoIterator<Item = &'a str>) -> bool {
         previous = Some(key);
     }
     true
+}
+
+/// What one listing query asks: entries under `prefix`, at most `limit` of
+/// them (the store's default without one), resuming at `cursor`.
+#[derive(Clone, Debug, Default)]
+struct ListQuery {
+    prefix: String,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+impl ListQuery {
+    fn prefix(prefix: &str) -> Self {
+        ListQuery {
+            prefix: prefix.to_owned(),
+            ..ListQuery::default()
+        }
+    }
+
+    fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    fn cursor(mut self, cursor: &str) -> Self {
+        self.cursor = Some(cursor.to_owned());
+        self
+    }
+}
+
+/// One page of a listing (or all pages of one, concatenated): the entries,
+/// the collapsed common prefixes (object listings with a delimiter; empty
+/// otherwise) and the cursor of the next page.
+#[derive(Debug)]
+struct Listed<E> {
+    entries: Vec<E>,
+    prefixes: Vec<String>,
+    cursor: Option<String>,
+}
+
+/// The listing clauses the KV and object contracts share (limits, cursors,
+/// prefixes), over either store. Each store's module implements it; what is
+/// its own (KV metadata, object sizes, delimiters) stays in the entries and
+/// in that module.
+trait Listing {
+    /// A listed entry: a KV key with its metadata, or an object's metadata.
+    type Entry: fmt::Debug;
+
+    fn max_list_limit(&self) -> usize;
+
+    /// The entry's key.
+    fn key(entry: &Self::Entry) -> &str;
+
+    /// Lists one page.
+    async fn list_page(&self, query: ListQuery) -> Result<Listed<Self::Entry>, Error>;
+}
+
+/// Every entry under `prefix`, following cursors with pages of `limit`;
+/// each page must keep to the limit.
+async fn list_all<L: Listing>(
+    store: &L,
+    prefix: &str,
+    limit: Option<usize>,
+) -> Step<Listed<L::Entry>> {
+    let mut all = Listed {
+        entries: Vec::new(),
+        prefixes: Vec::new(),
+        cursor: None,
+    };
+    let mut query = ListQuery::prefix(prefix);
+    query.limit = limit;
+    // A page may be empty with a cursor; bound the loop anyway so a broken
+    // cursor cannot hang the suite.
+    for _ in 0..100_000 {
+        let page = store.list_page(query.clone()).await.ctx("list")?;
+        let entries = page.entries.len() + page.prefixes.len();
+        if let Some(limit) = limit {
+            ensure!(
+                entries <= limit,
+                "list: page of {entries} entries exceeds limit {limit}"
+            );
+        }
+        all.entries.extend(page.entries);
+        all.prefixes.extend(page.prefixes);
+        match page.cursor {
+            Some(next) => query.cursor = Some(next),
+            None => return Ok(all),
+        }
+    }
+    Err(fail("list: cursor never reached the end"))
+}
+
+/// Paging by cursor under `inside` with pages of 1000 (or the store's
+/// maximum) and of 7 visits each key exactly once, in strictly ascending
+/// byte order, and returns exactly `expected`. Gives each limit's entries
+/// back for the store's own checks.
+async fn check_list_paging<L: Listing>(
+    store: &L,
+    inside: &str,
+    expected: &BTreeSet<String>,
+) -> Step<Vec<(usize, Vec<L::Entry>)>> {
+    let mut listings = Vec::new();
+    for limit in [1000.min(store.max_list_limit()), 7] {
+        let listed = list_all(store, inside, Some(limit)).await?;
+        ensure!(
+            strictly_ascending(listed.entries.iter().map(L::key)),
+            "list (limit {limit}) must be strictly ascending, without duplicates"
+        );
+        let got: BTreeSet<String> = listed
+            .entries
+            .iter()
+            .map(|e| L::key(e).to_owned())
+            .collect();
+        ensure!(
+            got == *expected,
+            "list (limit {limit}) must return exactly the {} keys under the prefix: {} missing, {} extra",
+            expected.len(),
+            expected.difference(&got).count(),
+            got.difference(expected).count()
+        );
+        listings.push((limit, listed.entries));
+    }
+    Ok(listings)
+}
+
+/// A zero limit, a limit above the maximum and a malformed cursor are
+/// refused; listing the empty prefix `p` is empty and complete.
+async fn check_list_arguments<L: Listing>(store: &L, p: &str) -> Step {
+    expect_err(
+        store.list_page(ListQuery::prefix(p).limit(0)).await,
+        "list with limit 0",
+        Expected::InvalidArgument("limit"),
+    )?;
+    if let Some(over) = store.max_list_limit().checked_add(1) {
+        expect_err(
+            store.list_page(ListQuery::prefix(p).limit(over)).await,
+            "list with limit above max_list_limit",
+            Expected::TooLarge(Limit::ListLimit),
+        )?;
+    }
+    expect_err(
+        store
+            .list_page(ListQuery::prefix(p).cursor("\u{0}not a cursor\u{0}"))
+            .await,
+        "list with a malformed cursor",
+        Expected::InvalidArgument("cursor"),
+    )?;
+    let page = store
+        .list_page(ListQuery::prefix(p))
+        .await
+        .ctx("list of an empty prefix")?;
+    ensure!(
+        page.entries.is_empty() && page.prefixes.is_empty() && page.cursor.is_none(),
+        "listing a prefix with no entries must be empty and complete: got {page:?}"
+    );
+    Ok(())
 }

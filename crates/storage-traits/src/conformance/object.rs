@@ -6,10 +6,12 @@ use bytes::Bytes;
 use futures::future::join_all;
 
 use super::{
-    Context, Expected, Harness, Outcome, Report, Step, Stop, ensure, expect_err, finish,
-    key_of_len, run_tests, strictly_ascending,
+    Context, Expected, Harness, ListQuery, Listed, Listing, Outcome, Report, Step, Stop,
+    check_list_arguments, check_list_paging, ensure, expect_err, finish, key_of_len, run_tests,
 };
-use crate::{Error, GetRange, Limit, ObjectListOptions, ObjectListPage, ObjectStore, PutMode};
+use crate::{
+    Error, GetRange, Limit, ObjectListOptions, ObjectListPage, ObjectMeta, ObjectStore, PutMode,
+};
 
 pub(super) async fn run(store: &dyn ObjectStore, h: &Harness, report: &mut Report) {
     run_tests!(
@@ -49,26 +51,50 @@ async fn clear(store: &dyn ObjectStore, h: &Harness, prefix: &str) -> Step {
     Ok(())
 }
 
-/// Every page under `options`, following cursors.
-async fn list_all(store: &dyn ObjectStore, options: ObjectListOptions) -> Step<ObjectListPage> {
-    let limit = options.limit;
-    let mut all = ObjectListPage::default();
-    let mut options = options;
-    for _ in 0..100_000 {
-        let page = store.list(options.clone()).await.ctx("list")?;
-        let entries = page.objects.len() + page.common_prefixes.len();
-        ensure!(
-            limit.is_none_or(|l| entries <= l),
-            "list: page of {entries} entries exceeds limit {limit:?}"
-        );
-        all.objects.extend(page.objects);
-        all.common_prefixes.extend(page.common_prefixes);
-        match page.cursor {
-            Some(next) => options.cursor = Some(next),
-            None => return Ok(all),
-        }
+/// The object store seen by the listing clauses it shares with KV stores;
+/// with a delimiter, keys collapse into common prefixes.
+struct Objects<'a> {
+    store: &'a dyn ObjectStore,
+    delimiter: Option<char>,
+}
+
+impl Listing for Objects<'_> {
+    type Entry = ObjectMeta;
+
+    fn max_list_limit(&self) -> usize {
+        self.store.capability().max_list_limit
     }
-    Err(super::fail("list: cursor never reached the end"))
+
+    fn key(entry: &ObjectMeta) -> &str {
+        &entry.key
+    }
+
+    async fn list_page(&self, query: ListQuery) -> crate::Result<Listed<ObjectMeta>> {
+        let mut options = ObjectListOptions::prefix(query.prefix).cursor(query.cursor);
+        options.limit = query.limit;
+        options.delimiter = self.delimiter;
+        let page = self.store.list(options).await?;
+        Ok(Listed {
+            entries: page.objects,
+            prefixes: page.common_prefixes,
+            cursor: page.cursor,
+        })
+    }
+}
+
+/// Every page under `options` (its prefix, delimiter and limit), following
+/// cursors.
+async fn list_all(store: &dyn ObjectStore, options: ObjectListOptions) -> Step<ObjectListPage> {
+    let objects = Objects {
+        store,
+        delimiter: options.delimiter,
+    };
+    let all = super::list_all(&objects, &options.prefix, options.limit).await?;
+    Ok(ObjectListPage {
+        objects: all.entries,
+        common_prefixes: all.prefixes,
+        cursor: None,
+    })
 }
 
 /// `put` returns the written object's metadata; `get` returns the bytes with
@@ -441,7 +467,6 @@ pub async fn object_list_paging(store: &dyn ObjectStore, h: &Harness) -> Outcome
 }
 
 async fn list_paging(store: &dyn ObjectStore, h: &Harness) -> Step {
-    let cap = store.capability();
     let p = h.prefix("object_list_paging");
     let inside = format!("{p}in/");
     let expected: BTreeSet<String> = (0..h.paging_keys).map(|i| format!("{inside}{i}")).collect();
@@ -452,23 +477,14 @@ async fn list_paging(store: &dyn ObjectStore, h: &Harness) -> Step {
             .await
             .ctx("put")?;
     }
-    for limit in [1000.min(cap.max_list_limit), 7] {
-        let all = list_all(store, ObjectListOptions::prefix(&inside).limit(limit)).await?;
+    let objects = Objects {
+        store,
+        delimiter: None,
+    };
+    for (limit, listed) in check_list_paging(&objects, &inside, &expected).await? {
         ensure!(
-            strictly_ascending(all.objects.iter().map(|o| o.key.as_str())),
-            "list (limit {limit}) must be strictly ascending, without duplicates"
-        );
-        ensure!(
-            all.objects.iter().all(|o| o.size == 1),
-            "listed objects must carry their size"
-        );
-        let got: BTreeSet<String> = all.objects.into_iter().map(|o| o.key).collect();
-        ensure!(
-            got == expected,
-            "list (limit {limit}) must return exactly the {} keys under the prefix: {} missing, {} extra",
-            expected.len(),
-            expected.difference(&got).count(),
-            got.difference(&expected).count()
+            listed.iter().all(|o| o.size == 1),
+            "listed objects must carry their size (limit {limit})"
         );
     }
     Ok(())
@@ -547,36 +563,11 @@ pub async fn object_list_arguments(store: &dyn ObjectStore, h: &Harness) -> Outc
 }
 
 async fn list_arguments(store: &dyn ObjectStore, h: &Harness) -> Step {
-    let cap = store.capability();
-    let p = h.prefix("object_list_arguments");
-    expect_err(
-        store.list(ObjectListOptions::prefix(&p).limit(0)).await,
-        "list with limit 0",
-        Expected::InvalidArgument("limit"),
-    )?;
-    if let Some(over) = cap.max_list_limit.checked_add(1) {
-        expect_err(
-            store.list(ObjectListOptions::prefix(&p).limit(over)).await,
-            "list with limit above max_list_limit",
-            Expected::TooLarge(Limit::ListLimit),
-        )?;
-    }
-    expect_err(
-        store
-            .list(ObjectListOptions::prefix(&p).cursor(Some("\u{0}not a cursor\u{0}".into())))
-            .await,
-        "list with a malformed cursor",
-        Expected::InvalidArgument("cursor"),
-    )?;
-    let page = store
-        .list(ObjectListOptions::prefix(&p))
-        .await
-        .ctx("list an empty prefix")?;
-    ensure!(
-        page.objects.is_empty() && page.common_prefixes.is_empty() && page.cursor.is_none(),
-        "listing a prefix with no objects must be empty and complete"
-    );
-    Ok(())
+    let objects = Objects {
+        store,
+        delimiter: None,
+    };
+    check_list_arguments(&objects, &h.prefix("object_list_arguments")).await
 }
 
 /// Deleting removes the object from get, head and list; deleting an absent
