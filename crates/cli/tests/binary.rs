@@ -264,7 +264,8 @@ fn serve_end_to_end() {
             body,
         )
     };
-    let bad = post(br#"{"n":"pageview","u":"https://site.test/"}"#);
+    // A blank `d` (a missing one takes the site from the URL, as Plausible does).
+    let bad = post(br#"{"n":"pageview","d":" ","u":"https://site.test/"}"#);
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["field"], "domain");
     let huge = post(&vec![b' '; 200 * 1024]);
